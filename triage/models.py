@@ -1,0 +1,65 @@
+"""Clinical need per product category and the stored triage assessments.
+
+An assessment keeps a snapshot of every input to the pure scoring function, so
+any score can be replayed and compared later (triage/services.py).
+"""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from vipcases.codes import Category, Criticality
+
+
+class ClinicalNeed(models.Model):
+    category = models.CharField(max_length=20, choices=Category.choices, unique=True)
+    criticality = models.CharField(max_length=10, choices=Criticality.choices)
+    unmet_demand = models.PositiveBigIntegerField(
+        help_text="units needed over the planning horizon minus stock and pipeline"
+    )
+    required_standards = models.JSONField(
+        default=list, blank=True, help_text="any one of these standards satisfies the category"
+    )
+    benchmark_price_gbp = models.DecimalField(
+        "benchmark unit price (GBP)", max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["category"]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()}: {self.get_criticality_display()}"
+
+
+class TriageAssessment(models.Model):
+    """One scoring of a case: automatic (from triage/scoring.py) or a human override."""
+
+    case = models.ForeignKey("vipcases.Case", on_delete=models.PROTECT, related_name="assessments")
+    total = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+    automatic_total = models.PositiveSmallIntegerField(
+        help_text="the automatic score, kept beside any override"
+    )
+    is_override = models.BooleanField(default=False)
+    rationale = models.TextField(blank=True, help_text="required for an override")
+    components = models.JSONField(default=list)
+    flags = models.JSONField(default=list)
+    eligible = models.BooleanField()
+    ineligible_reasons = models.JSONField(default=list)
+    policy_version = models.CharField(max_length=50)
+    inputs = models.JSONField(default=dict, help_text="snapshot of every scoring input")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["case", "-created_at"], name="assessment_case_idx")]
+
+    def __str__(self) -> str:
+        return f"Case {self.case_id}: {self.total}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VipcasesConfig(AppConfig):
+    name = "vipcases"
+    verbose_name = "Cases"

@@ -1,0 +1,17 @@
+"""The Celery app: `celery -A vipcases worker` and `celery -A vipcases beat`.
+
+With no REDIS_URL, tasks run in process (CELERY_TASK_ALWAYS_EAGER), which is the
+embedded demo default. Every periodic schedule lives here, in one place.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vipcases.settings")
+
+app = Celery("vipcases")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {}

@@ -1,0 +1,149 @@
+"""Cases, their append-only timeline, handovers and MP enquiries.
+
+Only the services in vipcases/services.py change these rows; every change writes
+a CaseEvent in the same transaction.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from offers.models import Offer
+from vipcases.codes import EnquiryStatus, EventKind, Outcome, Queue, Status
+
+
+class Case(models.Model):
+    offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="case")
+    queue = models.CharField(max_length=20, choices=Queue.choices, default=Queue.TRIAGE)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="owned_cases",
+    )
+    # The effective clinical-need score (an override if there is one, else the
+    # automatic score) that orders the work. Set only by triage; never by who
+    # introduced the offer. 0 until scored.
+    priority = models.PositiveSmallIntegerField(default=0)
+    eligible = models.BooleanField(null=True, help_text="from the latest triage; null until scored")
+    # Age is counted from when the offer reached government, not when it was keyed in.
+    opened_at = models.DateTimeField()
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=30, choices=Outcome.choices, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
+    # Optimistic concurrency: every service update bumps it and refuses a stale one.
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [
+            ("work_case", "Can claim and work cases"),
+            ("manage_cases", "Can assign, bulk move and see dashboards"),
+            ("view_restricted_notes", "Can see notes marked restricted"),
+            ("use_mp_inbox", "Can work the MP inbox"),
+        ]
+        indexes = [
+            # Work order inside a queue: score, then age.
+            models.Index(fields=["queue", "status", "-priority", "opened_at"], name="case_queue_work_idx"),
+            models.Index(fields=["queue", "-priority", "opened_at"], name="case_queue_order_idx"),
+            models.Index(fields=["owner", "status", "-priority", "opened_at"], name="case_owner_work_idx"),
+            models.Index(
+                fields=["queue", "-priority", "opened_at"],
+                condition=Q(owner__isnull=True),
+                name="case_unassigned_idx",
+            ),
+            models.Index(fields=["status", "opened_at"], name="case_status_age_idx"),
+            models.Index(fields=["sla_due_at"], name="case_sla_idx"),
+            models.Index(fields=["closed_at"], name="case_closed_idx"),
+            models.Index(fields=["priority"], name="case_priority_idx"),
+            models.Index(fields=["opened_at"], name="case_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"PPE-{self.pk:06d}" if self.pk else "PPE-new"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+
+class CaseEvent(models.Model):
+    """One entry of a case's append-only timeline: who, when, what and why."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="empty for the system (triage, routing, schedules)",
+    )
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    from_value = models.CharField(max_length=100, blank=True)
+    to_value = models.CharField(max_length=100, blank=True)
+    rationale = models.TextField(blank=True)
+    restricted = models.BooleanField(
+        default=False, help_text="commercial note hidden from the MP-inbox team"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["case", "created_at"], name="caseevent_case_idx"),
+            models.Index(fields=["kind", "created_at"], name="caseevent_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on case {self.case_id}"
+
+
+class Handover(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="handovers")
+    from_queue = models.CharField(max_length=20, choices=Queue.choices)
+    to_queue = models.CharField(max_length=20, choices=Queue.choices)
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Case {self.case_id}: {self.from_queue} → {self.to_queue}"
+
+
+class MPEnquiry(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="enquiries")
+    mp_name = models.CharField("MP", max_length=200)
+    constituency = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField()
+    question = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=EnquiryStatus.choices, default=EnquiryStatus.OPEN, db_index=True
+    )
+    reply = models.TextField(blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "MP enquiry"
+        verbose_name_plural = "MP enquiries"
+        indexes = [models.Index(fields=["status", "received_at"], name="mpenquiry_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.mp_name} on case {self.case_id}"
