@@ -14,6 +14,8 @@ from django.db import transaction
 
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from vipcases.codes import GBP_RATES, EventKind, Status
+from triage.tasks import case_score_task
+from vipcases.queueing import enqueue_on_commit
 from vipcases.services import case_event_record, case_open
 
 
@@ -131,7 +133,7 @@ def offer_create(
             rationale="The same supplier already has an open case for the same product category.",
             data={"possible_duplicates": duplicates},
         )
-    transaction.on_commit(lambda: _enqueue_triage(case.pk))
+    enqueue_on_commit(case_score_task, case.pk)
     return case
 
 
@@ -144,12 +146,3 @@ def possible_duplicate_case_ids(*, supplier_id: int, categories: set[str], exclu
     if exclude_case_id:
         qs = qs.exclude(pk=exclude_case_id)
     return sorted(set(qs.values_list("pk", flat=True)))
-
-
-def _enqueue_triage(case_id: int) -> None:
-    """Hook for triage (triage/tasks.py) once it exists; kept a function so tests can see it."""
-    try:
-        from triage.tasks import case_score_task
-    except ImportError:  # pragma: no cover - triage tasks arrive with the triage module
-        return
-    case_score_task.delay(case_id)

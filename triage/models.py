@@ -63,3 +63,60 @@ class TriageAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"Case {self.case_id}: {self.total}"
+
+
+class ClinicalNeedChange(models.Model):
+    """The audit trail of the clinical-need table: who changed what, when and why."""
+
+    category = models.CharField(max_length=20, choices=Category.choices)
+    before = models.JSONField()
+    after = models.JSONField()
+    rationale = models.TextField()
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+    rescore_job = models.ForeignKey(
+        "vipcases.BackgroundJob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.category} changed at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class RoutingPolicy(models.Model):
+    """A version of the routing rules. Editing makes a new version; exactly one is active.
+
+    The introducer appears here only in the VIP rule (who keeps the introducer
+    informed, by personal handling); it never changes a score or the work order.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    rapid_threshold = models.PositiveSmallIntegerField(
+        help_text="score at or above which a case goes to Rapid Response, whoever introduced it",
+        validators=[MaxValueValidator(100)],
+    )
+    vip_value_threshold_gbp = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        help_text="offer value at or above which a VIP-introduced offer is handled personally",
+    )
+    sla_days = models.JSONField(help_text="working days allowed per queue")
+    is_active = models.BooleanField(default=False)
+    rationale = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_routing_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Routing policy v{self.version}"

@@ -147,3 +147,44 @@ class MPEnquiry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mp_name} on case {self.case_id}"
+
+
+class BackgroundJob(models.Model):
+    """Long work done by workers in batches (re-scoring, policy transitions, imports),
+    with progress a page can show. Batches record what they finished, so a job that
+    lost its worker resumes where it stopped instead of starting again."""
+
+    class Kind(models.TextChoices):
+        RESCORE = "rescore", "Re-score open cases"
+        TRANSITION = "transition", "Apply a routing policy"
+        IMPORT = "import", "Import offers"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Finished"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    description = models.CharField(max_length=300)
+    params = models.JSONField(default=dict, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind", "-created_at"], name="job_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_state_display()})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, (100 * self.done) // self.total)

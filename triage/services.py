@@ -1,0 +1,419 @@
+"""Triage in the application: score cases with triage/scoring.py, store each result with a
+snapshot of its inputs, and route scored cases with triage/routing.py.
+
+Guarantees:
+- scoring and routing work in batches: each batch locks its case rows, writes its
+  assessments, case updates and events in one transaction, and is idempotent (a case
+  whose inputs did not change is not re-scored; a case that left triage is not re-routed),
+  so a task delivered twice or a batch retried after a killed worker changes nothing;
+- introducers are never read by scoring; routing reads them only for the VIP/MP-inbox
+  rules that come after every rule about need (see triage/routing.py);
+- routing is enqueued only after the scoring transaction commits.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from offers.models import Introduction, OfferLine
+from triage import routing, scoring
+from triage.models import ClinicalNeed, RoutingPolicy, TriageAssessment
+from vipcases.codes import GBP_RATES, VIP_INTRODUCER_ROLES, Channel, EventKind, Queue, Status
+from vipcases.models import Case, CaseEvent
+
+BATCH_SIZE = 500
+SCORING_POLICY = scoring.DEFAULT_POLICY
+
+
+class TriageError(Exception):
+    """A triage rule stopped the change; the message is for the user."""
+
+
+# --- reading the inputs ------------------------------------------------------------
+
+
+def clinical_need_table() -> dict[str, scoring.CategoryNeed]:
+    """The clinical-need table as the scoring function takes it (one query)."""
+    return {
+        row.category: scoring.CategoryNeed(
+            category=row.category,
+            criticality=row.criticality,
+            unmet_demand=row.unmet_demand,
+            required_standards=tuple(row.required_standards),
+            benchmark_price_gbp=row.benchmark_price_gbp,
+        )
+        for row in ClinicalNeed.objects.all()
+    }
+
+
+def price_in_gbp(price: Decimal | None, currency: str) -> Decimal | None:
+    if price is None:
+        return None
+    return (price * Decimal(GBP_RATES[currency])).quantize(Decimal("0.0001"))
+
+
+def line_facts(line: OfferLine) -> scoring.LineFacts:
+    return scoring.LineFacts(
+        category=line.category,
+        quantity=line.quantity,
+        unit_price_gbp=price_in_gbp(line.unit_price, line.currency),
+        standards=tuple(line.standards),
+        certificate=line.certificate,
+        strap_type=line.strap_type or None,
+        sterile=line.sterile,
+        sterilisation_validation=line.sterilisation_validation or None,
+        stock_location=line.stock_location,
+        lead_time_days=line.lead_time_days,
+    )
+
+
+def offer_facts(offer, lines: Iterable[OfferLine]) -> scoring.OfferFacts:
+    """The facts scoring may see. Built from the offer's lines and supplier only:
+    this function is given no introduction and no channel."""
+    supplier = offer.supplier
+    return scoring.OfferFacts(
+        lines=tuple(line_facts(line) for line in lines),
+        supplier=scoring.SupplierFacts(
+            incorporated_on=supplier.incorporated_on,
+            ppe_trading_history=supplier.ppe_trading_history,
+            due_diligence_status=supplier.due_diligence_status,
+        ),
+    )
+
+
+def offer_value_gbp(lines: Iterable[OfferLine]) -> Decimal:
+    total = Decimal(0)
+    for line in lines:
+        price = price_in_gbp(line.unit_price, line.currency)
+        if price is not None:
+            total += price * line.quantity
+    return total
+
+
+def _cases_with_inputs(case_ids: list[int]):
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .filter(pk__in=case_ids)
+        .select_related("offer__supplier")
+        .prefetch_related(
+            Prefetch("offer__lines", queryset=OfferLine.objects.order_by("pk")),
+        )
+        .order_by("pk")
+    )
+
+
+def _snapshot(facts: scoring.OfferFacts, need: dict, today: date) -> dict:
+    return {
+        "offer": scoring.offer_facts_to_dict(facts),
+        "need": scoring.need_table_to_dict(need),
+        "policy": scoring.policy_to_dict(SCORING_POLICY),
+        "gbp_rates": GBP_RATES,
+        "today": today.isoformat(),
+    }
+
+
+def _same_inputs(old: dict, new: dict) -> bool:
+    """Equal apart from the day: a retry tomorrow of an unchanged case changes nothing."""
+    return {k: v for k, v in old.items() if k != "today"} == {
+        k: v for k, v in new.items() if k != "today"
+    }
+
+
+def assessment_replay(assessment: TriageAssessment) -> scoring.TriageResult:
+    """Score again from the stored snapshot: the same inputs give the same result."""
+    inputs = assessment.inputs
+    return scoring.score_offer(
+        scoring.offer_facts_from_dict(inputs["offer"]),
+        scoring.need_table_from_dict(inputs["need"]),
+        scoring.policy_from_dict(inputs["policy"]),
+        today=date.fromisoformat(inputs["today"]),
+    )
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    changed: list[int]
+    unchanged: list[int]
+
+
+def cases_score(case_ids: list[int], *, reason: str = "", only_unscored: bool = False) -> BatchOutcome:
+    """Score the given cases on clinical need, in batches. Audited (a `scored` event per
+    changed case); idempotent; an active override stays the case's priority."""
+    outcome = BatchOutcome([], [])
+    for start in range(0, len(case_ids), BATCH_SIZE):
+        batch = _score_batch(case_ids[start : start + BATCH_SIZE], reason, only_unscored)
+        outcome.changed += batch.changed
+        outcome.unchanged += batch.unchanged
+    return outcome
+
+
+@transaction.atomic
+def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> BatchOutcome:
+    now = timezone.now()
+    today = timezone.localdate(now)
+    need = clinical_need_table()
+    cases = list(_cases_with_inputs(case_ids))
+    latest: dict[int, TriageAssessment] = {}
+    overrides: dict[int, TriageAssessment] = {}
+    for row in TriageAssessment.objects.filter(case_id__in=[c.pk for c in cases]).order_by("created_at", "id"):
+        (overrides if row.is_override else latest)[row.case_id] = row
+    new_assessments, changed_cases, events = [], [], []
+    outcome = BatchOutcome([], [])
+    for case in cases:
+        previous = latest.get(case.pk)
+        if only_unscored and previous is not None:
+            outcome.unchanged.append(case.pk)
+            continue
+        lines = list(case.offer.lines.all())
+        facts = offer_facts(case.offer, lines)
+        inputs = _snapshot(facts, need, today)
+        if previous is not None and _same_inputs(previous.inputs, inputs):
+            outcome.unchanged.append(case.pk)
+            continue
+        result = scoring.score_offer(facts, need, SCORING_POLICY, today=today)
+        assessment = TriageAssessment(
+            case=case,
+            total=result.total,
+            automatic_total=result.total,
+            components=[_as_dict(c) for c in result.components],
+            flags=[_as_dict(f) for f in result.flags],
+            eligible=result.eligible,
+            ineligible_reasons=list(result.ineligible_reasons),
+            policy_version=result.policy_version,
+            inputs=inputs,
+            created_at=now,
+        )
+        new_assessments.append(assessment)
+        override = overrides.get(case.pk)
+        case.priority = override.total if override else result.total
+        case.eligible = result.eligible
+        case.version += 1
+        case.updated_at = now
+        changed_cases.append(case)
+        sentence = f"Scored {result.total} out of 100 on clinical need ({result.policy_version})."
+        if override:
+            sentence += f" The override of {override.total} remains in force."
+        if reason:
+            sentence += f" {reason}"
+        events.append(
+            CaseEvent(
+                case=case,
+                kind=EventKind.SCORED,
+                from_value=str(previous.total) if previous else "",
+                to_value=str(result.total),
+                rationale=sentence,
+                data={"flags": [f.code for f in result.flags], "eligible": result.eligible},
+                created_at=now,
+            )
+        )
+        outcome.changed.append(case.pk)
+    TriageAssessment.objects.bulk_create(new_assessments)
+    Case.objects.bulk_update(changed_cases, ["priority", "eligible", "version", "updated_at"])
+    for event, assessment in zip(events, new_assessments, strict=True):
+        event.data["assessment_id"] = assessment.pk
+    CaseEvent.objects.bulk_create(events)
+    return outcome
+
+
+def _as_dict(item) -> dict:
+    return {name: getattr(item, name) for name in item.__dataclass_fields__}
+
+
+@transaction.atomic
+def score_override(*, case_id: int, total: int, rationale: str, acting_user) -> TriageAssessment:
+    """A manager sets the score by hand. The rationale is required; the automatic score
+    is kept beside the override and both appear on the timeline."""
+    from vipcases import access
+
+    if not access.is_manager(acting_user):
+        raise TriageError("Only managers can override a score.")
+    rationale = (rationale or "").strip()
+    if not rationale:
+        raise TriageError("Give a rationale for overriding the score.")
+    if not 0 <= int(total) <= 100:
+        raise TriageError("The score must be a whole number from 0 to 100.")
+    case = Case.objects.select_for_update().get(pk=case_id)
+    if case.status == Status.CLOSED:
+        raise TriageError("A closed case cannot be re-scored.")
+    automatic = case.assessments.filter(is_override=False).first()
+    if automatic is None:
+        raise TriageError("The case has not been scored yet.")
+    now = timezone.now()
+    override = TriageAssessment.objects.create(
+        case=case,
+        total=total,
+        automatic_total=automatic.automatic_total,
+        is_override=True,
+        rationale=rationale,
+        components=automatic.components,
+        flags=automatic.flags,
+        eligible=automatic.eligible,
+        ineligible_reasons=automatic.ineligible_reasons,
+        policy_version=automatic.policy_version,
+        inputs=automatic.inputs,
+        created_by=acting_user,
+        created_at=now,
+    )
+    previous = case.priority
+    case.priority = total
+    case.version += 1
+    case.save(update_fields=["priority", "version", "updated_at"])
+    CaseEvent.objects.create(
+        case=case,
+        kind=EventKind.SCORE_OVERRIDDEN,
+        actor=acting_user,
+        from_value=str(previous),
+        to_value=str(total),
+        rationale=rationale,
+        data={"automatic_total": automatic.automatic_total, "assessment_id": override.pk},
+        created_at=now,
+    )
+    return override
+
+
+# --- routing ---------------------------------------------------------------------------
+
+
+def routing_policy_active() -> RoutingPolicy:
+    policy = RoutingPolicy.objects.filter(is_active=True).first()
+    if policy is None:
+        raise TriageError("No routing policy is active.")
+    return policy
+
+
+def routing_rules(policy: RoutingPolicy) -> routing.RoutingRules:
+    return routing.RoutingRules(
+        version=policy.version,
+        rapid_threshold=policy.rapid_threshold,
+        vip_value_threshold_gbp=policy.vip_value_threshold_gbp,
+    )
+
+
+def routing_facts(case: Case, assessment_total: int, eligible: bool, reasons, lines, introductions, existing_offer: bool):
+    roles = {intro.introducer.role for intro in introductions}
+    return routing.RoutingFacts(
+        score=assessment_total,
+        eligible=eligible,
+        ineligible_reasons=tuple(reasons),
+        offer_value_gbp=offer_value_gbp(lines),
+        introduced=bool(roles),
+        vip_introduced=bool(roles & VIP_INTRODUCER_ROLES),
+        mp_enquiry_about_existing_offer=existing_offer,
+    )
+
+
+def cases_route(case_ids: list[int]) -> BatchOutcome:
+    """Route scored cases that are still in the triage queue, in batches. Idempotent:
+    a case already routed is left alone and gets no second event."""
+    outcome = BatchOutcome([], [])
+    for start in range(0, len(case_ids), BATCH_SIZE):
+        batch = _route_batch(case_ids[start : start + BATCH_SIZE])
+        outcome.changed += batch.changed
+        outcome.unchanged += batch.unchanged
+    return outcome
+
+
+@transaction.atomic
+def _route_batch(case_ids: list[int]) -> BatchOutcome:
+    now = timezone.now()
+    policy = routing_policy_active()
+    rules = routing_rules(policy)
+    cases = list(
+        Case.objects.select_for_update(of=("self",))
+        .filter(pk__in=case_ids, queue=Queue.TRIAGE, status=Status.NEW)
+        .select_related("offer")
+        .prefetch_related(
+            Prefetch("offer__lines", queryset=OfferLine.objects.order_by("pk")),
+            Prefetch("offer__introductions", queryset=Introduction.objects.select_related("introducer")),
+        )
+        .order_by("pk")
+    )
+    latest: dict[int, TriageAssessment] = {}
+    for row in TriageAssessment.objects.filter(case_id__in=[c.pk for c in cases], is_override=False).order_by(
+        "created_at", "id"
+    ):
+        latest[row.case_id] = row
+    existing = _mp_enquiries_about_existing_offers([c for c in cases if c.offer.channel == Channel.MP_ENQUIRY])
+    outcome = BatchOutcome([], [c for c in case_ids if c not in {case.pk for case in cases}])
+    events = []
+    for case in cases:
+        assessment = latest.get(case.pk)
+        if assessment is None:  # not scored yet: scoring will enqueue routing
+            outcome.unchanged.append(case.pk)
+            continue
+        facts = routing_facts(
+            case,
+            case.priority,
+            assessment.eligible,
+            assessment.ineligible_reasons,
+            case.offer.lines.all(),
+            case.offer.introductions.all(),
+            case.pk in existing,
+        )
+        decision = routing.route(facts, rules)
+        case.queue = decision.queue
+        case.version += 1
+        case.updated_at = now
+        if decision.queue == Queue.CLOSED:
+            case.status = Status.CLOSED
+            case.outcome = decision.outcome
+            case.closed_at = now
+            case.sla_due_at = None
+        else:
+            days = int(policy.sla_days.get(decision.queue, 10))
+            case.sla_due_at = now + timedelta(days=days)
+        events.append(
+            CaseEvent(
+                case=case,
+                kind=EventKind.ROUTED,
+                from_value=Queue.TRIAGE,
+                to_value=decision.queue,
+                rationale=decision.sentence,
+                data={
+                    "rule": decision.rule,
+                    "policy_version": policy.version,
+                    "outcome": decision.outcome,
+                    "reply": decision.reply,
+                },
+                created_at=now,
+            )
+        )
+        outcome.changed.append(case.pk)
+    Case.objects.bulk_update(
+        [c for c in cases if c.pk in set(outcome.changed)],
+        ["queue", "status", "outcome", "closed_at", "sla_due_at", "version", "updated_at"],
+    )
+    CaseEvent.objects.bulk_create(events)
+    return outcome
+
+
+def _mp_enquiries_about_existing_offers(cases: list[Case]) -> set[int]:
+    """MP-enquiry cases whose supplier already has an earlier case for a category they offer."""
+    found = set()
+    for case in cases:
+        categories = {line.category for line in case.offer.lines.all()}
+        if (
+            Case.objects.filter(
+                offer__supplier_id=case.offer.supplier_id,
+                offer__lines__category__in=categories,
+                pk__lt=case.pk,
+            )
+            .exclude(offer__channel=Channel.MP_ENQUIRY)
+            .exists()
+        ):
+            found.add(case.pk)
+    return found
+
+
+def cases_triage(case_ids: list[int]) -> None:
+    """Score, then route, the given cases in process (seed data, imports in bulk, tests)."""
+    cases_score(list(case_ids), only_unscored=True)
+    cases_route(list(case_ids))
