@@ -8,7 +8,13 @@ from vipcases.admin import ReadOnlyAdmin
 class SupplierAdmin(ReadOnlyAdmin):
     """Supplier facts feed the score, so they change through services that re-score."""
 
-    list_display = ["name", "company_number", "country", "due_diligence_status", "ppe_trading_history"]
+    list_display = [
+        "name",
+        "company_number",
+        "country",
+        "due_diligence_status",
+        "ppe_trading_history",
+    ]
     list_filter = ["due_diligence_status", "country", "ppe_trading_history"]
     search_fields = ["name", "company_number"]
     show_full_result_count = False

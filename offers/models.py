@@ -71,7 +71,11 @@ class OfferLine(models.Model):
     description = models.CharField(max_length=500)
     quantity = models.PositiveBigIntegerField(validators=[MinValueValidator(1)])
     unit_price = models.DecimalField(
-        max_digits=14, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(Decimal("0"))]
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
     )
     currency = models.CharField(max_length=3, default="GBP")
     standards = models.JSONField(default=list, blank=True, help_text="standards claimed, as text")
@@ -93,7 +97,9 @@ class OfferLine(models.Model):
 
 class Introduction(models.Model):
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="introductions")
-    introducer = models.ForeignKey(Introducer, on_delete=models.PROTECT, related_name="introductions")
+    introducer = models.ForeignKey(
+        Introducer, on_delete=models.PROTECT, related_name="introductions"
+    )
     introduced_at = models.DateTimeField()
     relationship = models.CharField(
         "declared relationship to the supplier", max_length=300, blank=True

@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
-from vipcases.codes import GBP_RATES, EventKind, Status
 from triage.tasks import case_score_task
+from vipcases.codes import GBP_RATES, EventKind, Status
 from vipcases.queueing import enqueue_on_commit
 from vipcases.services import case_event_record, case_open
 
@@ -123,7 +123,9 @@ def offer_create(
         row.save()
     case = case_open(offer=offer, acting_user=acting_user)
     duplicates = possible_duplicate_case_ids(
-        supplier_id=supplier.pk, categories={line.category for line in lines}, exclude_case_id=case.pk
+        supplier_id=supplier.pk,
+        categories={line.category for line in lines},
+        exclude_case_id=case.pk,
     )
     if duplicates:
         case_event_record(
@@ -137,7 +139,9 @@ def offer_create(
     return case
 
 
-def possible_duplicate_case_ids(*, supplier_id: int, categories: set[str], exclude_case_id=None) -> list[int]:
+def possible_duplicate_case_ids(
+    *, supplier_id: int, categories: set[str], exclude_case_id=None
+) -> list[int]:
     from vipcases.models import Case
 
     qs = Case.objects.filter(

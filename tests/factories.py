@@ -45,7 +45,12 @@ def line(**fields) -> LineInput:
 
 
 def introduction(**fields) -> IntroductionInput:
-    defaults = {"name": "Alex Example", "role": "mp", "office": "Member for Westford", "relationship": "constituent"}
+    defaults = {
+        "name": "Alex Example",
+        "role": "mp",
+        "office": "Member for Westford",
+        "relationship": "constituent",
+    }
     defaults.update(fields)
     return IntroductionInput(**defaults)
 

@@ -144,7 +144,9 @@ class BatchOutcome:
     unchanged: list[int]
 
 
-def cases_score(case_ids: list[int], *, reason: str = "", only_unscored: bool = False) -> BatchOutcome:
+def cases_score(
+    case_ids: list[int], *, reason: str = "", only_unscored: bool = False
+) -> BatchOutcome:
     """Score the given cases on clinical need, in batches. Audited (a `scored` event per
     changed case); idempotent; an active override stays the case's priority."""
     outcome = BatchOutcome([], [])
@@ -163,7 +165,9 @@ def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> Batch
     cases = list(_cases_with_inputs(case_ids))
     latest: dict[int, TriageAssessment] = {}
     overrides: dict[int, TriageAssessment] = {}
-    for row in TriageAssessment.objects.filter(case_id__in=[c.pk for c in cases]).order_by("created_at", "id"):
+    for row in TriageAssessment.objects.filter(case_id__in=[c.pk for c in cases]).order_by(
+        "created_at", "id"
+    ):
         (overrides if row.is_override else latest)[row.case_id] = row
     new_assessments, changed_cases, events = [], [], []
     outcome = BatchOutcome([], [])
@@ -297,7 +301,15 @@ def routing_rules(policy: RoutingPolicy) -> routing.RoutingRules:
     )
 
 
-def routing_facts(case: Case, assessment_total: int, eligible: bool, reasons, lines, introductions, existing_offer: bool):
+def routing_facts(
+    case: Case,
+    assessment_total: int,
+    eligible: bool,
+    reasons,
+    lines,
+    introductions,
+    existing_offer: bool,
+):
     roles = {intro.introducer.role for intro in introductions}
     return routing.RoutingFacts(
         score=assessment_total,
@@ -332,16 +344,20 @@ def _route_batch(case_ids: list[int]) -> BatchOutcome:
         .select_related("offer")
         .prefetch_related(
             Prefetch("offer__lines", queryset=OfferLine.objects.order_by("pk")),
-            Prefetch("offer__introductions", queryset=Introduction.objects.select_related("introducer")),
+            Prefetch(
+                "offer__introductions", queryset=Introduction.objects.select_related("introducer")
+            ),
         )
         .order_by("pk")
     )
     latest: dict[int, TriageAssessment] = {}
-    for row in TriageAssessment.objects.filter(case_id__in=[c.pk for c in cases], is_override=False).order_by(
-        "created_at", "id"
-    ):
+    for row in TriageAssessment.objects.filter(
+        case_id__in=[c.pk for c in cases], is_override=False
+    ).order_by("created_at", "id"):
         latest[row.case_id] = row
-    existing = _mp_enquiries_about_existing_offers([c for c in cases if c.offer.channel == Channel.MP_ENQUIRY])
+    existing = _mp_enquiries_about_existing_offers(
+        [c for c in cases if c.offer.channel == Channel.MP_ENQUIRY]
+    )
     outcome = BatchOutcome([], [c for c in case_ids if c not in {case.pk for case in cases}])
     events = []
     for case in cases:
@@ -417,3 +433,72 @@ def cases_triage(case_ids: list[int]) -> None:
     """Score, then route, the given cases in process (seed data, imports in bulk, tests)."""
     cases_score(list(case_ids), only_unscored=True)
     cases_route(list(case_ids))
+
+
+# --- the clinical-need table ------------------------------------------------------------
+
+
+def _need_row_dict(row: ClinicalNeed) -> dict:
+    return {
+        "criticality": row.criticality,
+        "unmet_demand": row.unmet_demand,
+        "required_standards": list(row.required_standards),
+        "benchmark_price_gbp": None
+        if row.benchmark_price_gbp is None
+        else str(row.benchmark_price_gbp),
+    }
+
+
+@transaction.atomic
+def clinical_need_update(
+    *,
+    category: str,
+    acting_user,
+    criticality: str,
+    unmet_demand: int,
+    required_standards: list[str],
+    benchmark_price_gbp: Decimal | None,
+    rationale: str,
+):
+    """A manager changes one category's clinical need. Audited (a ClinicalNeedChange with
+    before, after and rationale); re-scores the open cases holding that category in the
+    background, in batches, and returns the change (its rescore_job shows progress)."""
+    from triage.jobs import rescore_queryset
+    from triage.models import ClinicalNeedChange
+    from vipcases import access
+    from vipcases.jobs import job_create
+    from vipcases.models import BackgroundJob
+
+    if not access.is_manager(acting_user):
+        raise TriageError("Only managers can change the clinical-need table.")
+    rationale = (rationale or "").strip()
+    if not rationale:
+        raise TriageError("Give a rationale for changing the clinical need.")
+    row = ClinicalNeed.objects.select_for_update().get(category=category)
+    before = _need_row_dict(row)
+    row.criticality = criticality
+    row.unmet_demand = unmet_demand
+    row.required_standards = [s.strip() for s in required_standards if s.strip()]
+    row.benchmark_price_gbp = benchmark_price_gbp
+    row.updated_by = acting_user
+    row.full_clean()
+    after = _need_row_dict(row)
+    if after == before:
+        raise TriageError("Nothing changed.")
+    row.save()
+    label = row.get_category_display()
+    job = job_create(
+        kind=BackgroundJob.Kind.RESCORE,
+        description=f"Re-score open cases offering {label.lower()}",
+        params={"categories": [category], "reason": f"Clinical need for {label.lower()} changed."},
+        total=rescore_queryset([category]).count(),
+        acting_user=acting_user,
+    )
+    return ClinicalNeedChange.objects.create(
+        category=category,
+        before=before,
+        after=after,
+        rationale=rationale,
+        changed_by=acting_user,
+        rescore_job=job,
+    )

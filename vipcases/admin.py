@@ -23,7 +23,11 @@ class CaseAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "queue", "status", "owner", "priority", "opened_at", "outcome"]
     list_filter = ["queue", "status", "outcome"]
     list_select_related = ["owner"]
-    search_fields = ["offer__supplier__name", "offer__supplier__company_number", "offer__external_ref"]
+    search_fields = [
+        "offer__supplier__name",
+        "offer__supplier__company_number",
+        "offer__external_ref",
+    ]
     raw_id_fields = ["offer", "owner", "duplicate_of"]
     show_full_result_count = False
 

@@ -40,7 +40,9 @@ class IntroducerRole(models.TextChoices):
 
 
 # Roles whose introductions count as "VIP" for the VIP queue rule (personal handling only).
-VIP_INTRODUCER_ROLES = frozenset({IntroducerRole.MINISTER, IntroducerRole.PEER, IntroducerRole.SENIOR_OFFICIAL})
+VIP_INTRODUCER_ROLES = frozenset(
+    {IntroducerRole.MINISTER, IntroducerRole.PEER, IntroducerRole.SENIOR_OFFICIAL}
+)
 
 
 class Channel(models.TextChoices):

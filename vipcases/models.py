@@ -50,9 +50,13 @@ class Case(models.Model):
         ]
         indexes = [
             # Work order inside a queue: score, then age.
-            models.Index(fields=["queue", "status", "-priority", "opened_at"], name="case_queue_work_idx"),
+            models.Index(
+                fields=["queue", "status", "-priority", "opened_at"], name="case_queue_work_idx"
+            ),
             models.Index(fields=["queue", "-priority", "opened_at"], name="case_queue_order_idx"),
-            models.Index(fields=["owner", "status", "-priority", "opened_at"], name="case_owner_work_idx"),
+            models.Index(
+                fields=["owner", "status", "-priority", "opened_at"], name="case_owner_work_idx"
+            ),
             models.Index(
                 fields=["queue", "-priority", "opened_at"],
                 condition=Q(owner__isnull=True),

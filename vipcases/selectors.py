@@ -67,7 +67,9 @@ def case_detail_context(user, case: Case) -> dict:
         "supplier": offer.supplier,
         "lines": list(OfferLine.objects.filter(offer=offer).order_by("pk")),
         "introductions": list(
-            Introduction.objects.filter(offer=offer).select_related("introducer").order_by("introduced_at")
+            Introduction.objects.filter(offer=offer)
+            .select_related("introducer")
+            .order_by("introduced_at")
         ),
         "assessment": TriageAssessment.objects.filter(case=case).first(),
         "events": list(case_events_for(user, case)),

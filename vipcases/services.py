@@ -135,7 +135,9 @@ def case_claim(
         case.status = Status.IN_PROGRESS
         fields.append("status")
     _save(case, fields)
-    case_event_record(case=case, kind=EventKind.CLAIMED, actor=acting_user, to_value=acting_user.get_username())
+    case_event_record(
+        case=case, kind=EventKind.CLAIMED, actor=acting_user, to_value=acting_user.get_username()
+    )
     return case
 
 
@@ -244,7 +246,12 @@ def case_move(
     case.queue = to_queue
     _save(case, ["queue"])
     case_event_record(
-        case=case, kind=EventKind.MOVED, actor=acting_user, from_value=previous, to_value=to_queue, rationale=rationale
+        case=case,
+        kind=EventKind.MOVED,
+        actor=acting_user,
+        from_value=previous,
+        to_value=to_queue,
+        rationale=rationale,
     )
     return case
 
@@ -260,15 +267,24 @@ def case_hand_over(
         raise CaseError("A closed case cannot be handed over.")
     if to_queue == Queue.MP_INBOX:
         _require_caseworker(acting_user)
-    elif access.is_mp_inbox(acting_user) and case.queue == Queue.MP_INBOX and to_queue in (
-        Queue.TRIAGE,
-        Queue.VIP,
-        Queue.RAPID_RESPONSE,
+    elif (
+        access.is_mp_inbox(acting_user)
+        and case.queue == Queue.MP_INBOX
+        and to_queue
+        in (
+            Queue.TRIAGE,
+            Queue.VIP,
+            Queue.RAPID_RESPONSE,
+        )
     ):
         # The MP inbox hands back to triage only; it may not choose a casework queue itself.
         if to_queue != Queue.TRIAGE:
             raise CaseError("The MP-inbox team hands cases back to triage.")
-    elif access.is_caseworker(acting_user) and to_queue in (Queue.TRIAGE, Queue.VIP, Queue.RAPID_RESPONSE):
+    elif access.is_caseworker(acting_user) and to_queue in (
+        Queue.TRIAGE,
+        Queue.VIP,
+        Queue.RAPID_RESPONSE,
+    ):
         pass
     else:
         raise CaseError("You cannot hand this case over.")
@@ -314,7 +330,13 @@ def case_record_chaser(*, case_id: int, acting_user, who: str, how: str, text: s
 
 @transaction.atomic
 def enquiry_record(
-    *, case_id: int, acting_user, mp_name: str, constituency: str, received_at: datetime, question: str
+    *,
+    case_id: int,
+    acting_user,
+    mp_name: str,
+    constituency: str,
+    received_at: datetime,
+    question: str,
 ) -> MPEnquiry:
     """Record an MP asking about a case (MP-inbox staff, caseworkers and managers)."""
     if not (access.is_mp_inbox(acting_user) or access.is_caseworker(acting_user)):

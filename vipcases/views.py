@@ -37,4 +37,6 @@ def case_list(request):
 @role_required("caseworker", "mp_inbox")
 def case_detail(request, case_id: int):
     case = selectors.case_get_for(request.user, case_id)
-    return render(request, "cases/case_detail.html", selectors.case_detail_context(request.user, case))
+    return render(
+        request, "cases/case_detail.html", selectors.case_detail_context(request.user, case)
+    )

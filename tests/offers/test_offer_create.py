@@ -14,7 +14,10 @@ pytestmark = pytest.mark.django_db
 def test_it_creates_the_offer_lines_introductions_and_case(caseworker):
     case = factories.case(
         acting_user=caseworker,
-        lines=[factories.line(), factories.line(category="gloves", description="Nitrile gloves", standards=["EN 455"])],
+        lines=[
+            factories.line(),
+            factories.line(category="gloves", description="Nitrile gloves", standards=["EN 455"]),
+        ],
         introductions=[factories.introduction(role="minister", name="Robin Example")],
         external_ref="REF-1",
     )
@@ -44,7 +47,11 @@ def test_it_saves_nothing_when_a_line_is_invalid(caseworker):
 
 
 def test_it_refuses_an_unknown_currency_and_a_zero_quantity(caseworker):
-    for bad in (factories.line(currency="XYZ"), factories.line(quantity=0), factories.line(unit_price=Decimal("-1"))):
+    for bad in (
+        factories.line(currency="XYZ"),
+        factories.line(quantity=0),
+        factories.line(unit_price=Decimal("-1")),
+    ):
         with pytest.raises(ValidationError):
             factories.case(acting_user=caseworker, lines=[bad])
     assert Case.objects.count() == 0

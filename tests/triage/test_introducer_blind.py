@@ -25,7 +25,9 @@ introducers = st.lists(
         name=st.text(min_size=1, max_size=40).map(str.strip).filter(bool),
         role=st.sampled_from(IntroducerRole.values),
         office=st.text(max_size=60),
-        relationship=st.sampled_from(["", "friend of a director", "constituent business", "former colleague"]),
+        relationship=st.sampled_from(
+            ["", "friend of a director", "constituent business", "former colleague"]
+        ),
         conflict_of_interest_notes=st.text(max_size=80),
     ),
     max_size=3,
@@ -42,18 +44,33 @@ def market(db):
     """Other offers already in train, so the position in the work order means something."""
     base = timezone.now() - timedelta(days=3)
     for i, (category, quantity, price) in enumerate(
-        [("gown", 900_000, "4.10"), ("gloves", 5_000_000, "0.09"), ("ffp3_respirator", 50_000, "7.00")]
+        [
+            ("gown", 900_000, "4.10"),
+            ("gloves", 5_000_000, "0.09"),
+            ("ffp3_respirator", 50_000, "7.00"),
+        ]
     ):
         factories.case(
             received_at=base + timedelta(hours=i),
-            lines=[factories.line(category=category, quantity=quantity, unit_price=Decimal(price), standards=[
-                {"gown": "EN 13795", "gloves": "EN 455", "ffp3_respirator": "EN 149 FFP3"}[category]
-            ])],
+            lines=[
+                factories.line(
+                    category=category,
+                    quantity=quantity,
+                    unit_price=Decimal(price),
+                    standards=[
+                        {"gown": "EN 13795", "gloves": "EN 455", "ffp3_respirator": "EN 149 FFP3"}[
+                            category
+                        ]
+                    ],
+                )
+            ],
         )
     return factories.supplier(name="Blindtest Medical Ltd", company_number="09999999")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(intros=introducers)
 def test_the_introducer_never_changes_the_score_or_the_work_order(market, intros):
     received = timezone.now() - timedelta(days=2)
