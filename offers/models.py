@@ -56,6 +56,9 @@ class Offer(models.Model):
     received_at = models.DateTimeField(db_index=True)
     external_ref = models.CharField(max_length=100, unique=True, null=True, blank=True)
     summary = models.TextField(blank=True)
+    # Sum of quantity × unit price in GBP over the lines, fixed when the offer is created
+    # (lines never change afterwards); kept so routing and previews aggregate in SQL.
+    value_gbp = models.DecimalField(max_digits=20, decimal_places=2, default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

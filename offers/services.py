@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
+from offers.money import offer_value_gbp
 from triage.tasks import case_score_task
 from vipcases.codes import GBP_RATES, EventKind, Status
 from vipcases.queueing import enqueue_on_commit
@@ -107,6 +108,8 @@ def offer_create(
         _clean(row, exclude=["offer"])
         line_rows.append(row)
     OfferLine.objects.bulk_create(line_rows)
+    offer.value_gbp = offer_value_gbp(line_rows)
+    offer.save(update_fields=["value_gbp"])
     for intro in introductions:
         introducer = intro.introducer or introducer_find_or_create(
             name=intro.name, role=intro.role, office=intro.office

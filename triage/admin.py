@@ -13,7 +13,14 @@ class ClinicalNeedAdmin(ReadOnlyAdmin):
 
 @admin.register(TriageAssessment)
 class TriageAssessmentAdmin(ReadOnlyAdmin):
-    list_display = ["case", "total", "automatic_total", "is_override", "policy_version", "created_at"]
+    list_display = [
+        "case",
+        "total",
+        "automatic_total",
+        "is_override",
+        "policy_version",
+        "created_at",
+    ]
     list_filter = ["is_override", "policy_version"]
     raw_id_fields = ["case", "created_by"]
     show_full_result_count = False

@@ -38,3 +38,10 @@ def rescore_step(job: BackgroundJob) -> bool:
     job.done = min(job.total, job.done + len(ids)) if job.total else job.done + len(ids)
     job.changed += len(outcome.changed)
     return len(ids) < RESCORE_BATCH
+
+
+@job_step(BackgroundJob.Kind.TRANSITION)
+def transition_step(job: BackgroundJob) -> bool:
+    from triage.routing_services import transition_step as step
+
+    return step(job)

@@ -40,7 +40,9 @@ class TriageAssessment(models.Model):
     """One scoring of a case: automatic (from triage/scoring.py) or a human override."""
 
     case = models.ForeignKey("vipcases.Case", on_delete=models.PROTECT, related_name="assessments")
-    total = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+    total = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
     automatic_total = models.PositiveSmallIntegerField(
         help_text="the automatic score, kept beside any override"
     )
@@ -72,7 +74,9 @@ class ClinicalNeedChange(models.Model):
     before = models.JSONField()
     after = models.JSONField()
     rationale = models.TextField()
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     changed_at = models.DateTimeField(default=timezone.now)
     rescore_job = models.ForeignKey(
         "vipcases.BackgroundJob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -114,7 +118,9 @@ class RoutingPolicy(models.Model):
         ordering = ["-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["is_active"], condition=models.Q(is_active=True), name="one_active_routing_policy"
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_routing_policy",
             )
         ]
 

@@ -16,7 +16,13 @@ within each queue the work order is the clinical-need score, then age.
 from dataclasses import dataclass
 from decimal import Decimal
 
-TRIAGE, VIP, RAPID_RESPONSE, MP_INBOX, CLOSED = "triage", "vip", "rapid_response", "mp_inbox", "closed"
+TRIAGE, VIP, RAPID_RESPONSE, MP_INBOX, CLOSED = (
+    "triage",
+    "vip",
+    "rapid_response",
+    "mp_inbox",
+    "closed",
+)
 NOT_PROGRESSED = "not_progressed"
 REFERRED_TO_STANDARD_ROUTE = "referred_to_standard_route"
 
@@ -61,7 +67,9 @@ def route(facts: RoutingFacts, rules: RoutingRules) -> RoutingDecision:
             "An MP enquiry about an offer already in the system goes to the MP inbox for tracking.",
         )
     if not facts.eligible:
-        reasons = " ".join(facts.ineligible_reasons) or "The offer does not meet current clinical need."
+        reasons = (
+            " ".join(facts.ineligible_reasons) or "The offer does not meet current clinical need."
+        )
         return RoutingDecision(
             CLOSED,
             NOT_PROGRESSED,

@@ -13,17 +13,18 @@ Guarantees:
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from offers.models import Introduction, OfferLine
-from triage import routing, scoring
-from triage.models import ClinicalNeed, RoutingPolicy, TriageAssessment
-from vipcases.codes import GBP_RATES, VIP_INTRODUCER_ROLES, Channel, EventKind, Queue, Status
+from offers.models import OfferLine
+from offers.money import price_in_gbp
+from triage import scoring
+from triage.models import ClinicalNeed, TriageAssessment
+from vipcases.codes import GBP_RATES, EventKind, Status
 from vipcases.models import Case, CaseEvent
 
 BATCH_SIZE = 500
@@ -49,12 +50,6 @@ def clinical_need_table() -> dict[str, scoring.CategoryNeed]:
         )
         for row in ClinicalNeed.objects.all()
     }
-
-
-def price_in_gbp(price: Decimal | None, currency: str) -> Decimal | None:
-    if price is None:
-        return None
-    return (price * Decimal(GBP_RATES[currency])).quantize(Decimal("0.0001"))
 
 
 def line_facts(line: OfferLine) -> scoring.LineFacts:
@@ -84,15 +79,6 @@ def offer_facts(offer, lines: Iterable[OfferLine]) -> scoring.OfferFacts:
             due_diligence_status=supplier.due_diligence_status,
         ),
     )
-
-
-def offer_value_gbp(lines: Iterable[OfferLine]) -> Decimal:
-    total = Decimal(0)
-    for line in lines:
-        price = price_in_gbp(line.unit_price, line.currency)
-        if price is not None:
-            total += price * line.quantity
-    return total
 
 
 def _cases_with_inputs(case_ids: list[int]):
@@ -283,154 +269,10 @@ def score_override(*, case_id: int, total: int, rationale: str, acting_user) -> 
     return override
 
 
-# --- routing ---------------------------------------------------------------------------
-
-
-def routing_policy_active() -> RoutingPolicy:
-    policy = RoutingPolicy.objects.filter(is_active=True).first()
-    if policy is None:
-        raise TriageError("No routing policy is active.")
-    return policy
-
-
-def routing_rules(policy: RoutingPolicy) -> routing.RoutingRules:
-    return routing.RoutingRules(
-        version=policy.version,
-        rapid_threshold=policy.rapid_threshold,
-        vip_value_threshold_gbp=policy.vip_value_threshold_gbp,
-    )
-
-
-def routing_facts(
-    case: Case,
-    assessment_total: int,
-    eligible: bool,
-    reasons,
-    lines,
-    introductions,
-    existing_offer: bool,
-):
-    roles = {intro.introducer.role for intro in introductions}
-    return routing.RoutingFacts(
-        score=assessment_total,
-        eligible=eligible,
-        ineligible_reasons=tuple(reasons),
-        offer_value_gbp=offer_value_gbp(lines),
-        introduced=bool(roles),
-        vip_introduced=bool(roles & VIP_INTRODUCER_ROLES),
-        mp_enquiry_about_existing_offer=existing_offer,
-    )
-
-
-def cases_route(case_ids: list[int]) -> BatchOutcome:
-    """Route scored cases that are still in the triage queue, in batches. Idempotent:
-    a case already routed is left alone and gets no second event."""
-    outcome = BatchOutcome([], [])
-    for start in range(0, len(case_ids), BATCH_SIZE):
-        batch = _route_batch(case_ids[start : start + BATCH_SIZE])
-        outcome.changed += batch.changed
-        outcome.unchanged += batch.unchanged
-    return outcome
-
-
-@transaction.atomic
-def _route_batch(case_ids: list[int]) -> BatchOutcome:
-    now = timezone.now()
-    policy = routing_policy_active()
-    rules = routing_rules(policy)
-    cases = list(
-        Case.objects.select_for_update(of=("self",))
-        .filter(pk__in=case_ids, queue=Queue.TRIAGE, status=Status.NEW)
-        .select_related("offer")
-        .prefetch_related(
-            Prefetch("offer__lines", queryset=OfferLine.objects.order_by("pk")),
-            Prefetch(
-                "offer__introductions", queryset=Introduction.objects.select_related("introducer")
-            ),
-        )
-        .order_by("pk")
-    )
-    latest: dict[int, TriageAssessment] = {}
-    for row in TriageAssessment.objects.filter(
-        case_id__in=[c.pk for c in cases], is_override=False
-    ).order_by("created_at", "id"):
-        latest[row.case_id] = row
-    existing = _mp_enquiries_about_existing_offers(
-        [c for c in cases if c.offer.channel == Channel.MP_ENQUIRY]
-    )
-    outcome = BatchOutcome([], [c for c in case_ids if c not in {case.pk for case in cases}])
-    events = []
-    for case in cases:
-        assessment = latest.get(case.pk)
-        if assessment is None:  # not scored yet: scoring will enqueue routing
-            outcome.unchanged.append(case.pk)
-            continue
-        facts = routing_facts(
-            case,
-            case.priority,
-            assessment.eligible,
-            assessment.ineligible_reasons,
-            case.offer.lines.all(),
-            case.offer.introductions.all(),
-            case.pk in existing,
-        )
-        decision = routing.route(facts, rules)
-        case.queue = decision.queue
-        case.version += 1
-        case.updated_at = now
-        if decision.queue == Queue.CLOSED:
-            case.status = Status.CLOSED
-            case.outcome = decision.outcome
-            case.closed_at = now
-            case.sla_due_at = None
-        else:
-            days = int(policy.sla_days.get(decision.queue, 10))
-            case.sla_due_at = now + timedelta(days=days)
-        events.append(
-            CaseEvent(
-                case=case,
-                kind=EventKind.ROUTED,
-                from_value=Queue.TRIAGE,
-                to_value=decision.queue,
-                rationale=decision.sentence,
-                data={
-                    "rule": decision.rule,
-                    "policy_version": policy.version,
-                    "outcome": decision.outcome,
-                    "reply": decision.reply,
-                },
-                created_at=now,
-            )
-        )
-        outcome.changed.append(case.pk)
-    Case.objects.bulk_update(
-        [c for c in cases if c.pk in set(outcome.changed)],
-        ["queue", "status", "outcome", "closed_at", "sla_due_at", "version", "updated_at"],
-    )
-    CaseEvent.objects.bulk_create(events)
-    return outcome
-
-
-def _mp_enquiries_about_existing_offers(cases: list[Case]) -> set[int]:
-    """MP-enquiry cases whose supplier already has an earlier case for a category they offer."""
-    found = set()
-    for case in cases:
-        categories = {line.category for line in case.offer.lines.all()}
-        if (
-            Case.objects.filter(
-                offer__supplier_id=case.offer.supplier_id,
-                offer__lines__category__in=categories,
-                pk__lt=case.pk,
-            )
-            .exclude(offer__channel=Channel.MP_ENQUIRY)
-            .exists()
-        ):
-            found.add(case.pk)
-    return found
-
-
 def cases_triage(case_ids: list[int]) -> None:
-    """Score, then route, the given cases in process (seed data, imports in bulk, tests)."""
+    """Score, then route, the given cases in process (seed data, bulk loads, tests)."""
+    from triage.routing_services import cases_route
+
     cases_score(list(case_ids), only_unscored=True)
     cases_route(list(case_ids))
 

@@ -1,9 +1,12 @@
-"""Celery tasks for triage: thin, take ids, call one service, safe to run twice."""
+"""Celery tasks for triage and routing: thin, take ids, call one service, safe to run twice."""
+
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import OperationalError
 
-from triage import services
+from triage import routing_services, services
+from vipcases.locks import advisory_lock
 from vipcases.queueing import enqueue_on_commit
 
 RETRY = {
@@ -13,6 +16,9 @@ RETRY = {
     "max_retries": 10,
     "acks_late": True,
 }
+# A case still new in triage this long after its last change lost its task (broker down,
+# worker killed before it acknowledged): the sweep scores and routes it.
+SWEEP_AFTER = timedelta(minutes=1)
 
 
 @shared_task(**RETRY)
@@ -25,4 +31,15 @@ def case_score_task(case_id: int) -> None:
 @shared_task(**RETRY)
 def case_route_task(case_id: int) -> None:
     """Route a scored case still in triage; a second delivery finds it routed and stops."""
-    services.cases_route([case_id])
+    routing_services.cases_route([case_id])
+
+
+@shared_task(**RETRY)
+def triage_sweep_task() -> int:
+    """Periodic: score and route every case whose task was lost. One runner at a time."""
+    with advisory_lock("triage_sweep") as acquired:
+        if not acquired:
+            return 0
+        ids = routing_services.cases_unrouted(SWEEP_AFTER)
+        services.cases_triage(ids)
+        return len(ids)

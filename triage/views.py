@@ -2,8 +2,8 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from triage import services
-from triage.forms import ClinicalNeedForm, ScoreOverrideForm
+from triage import routing_services, services
+from triage.forms import ClinicalNeedForm, RoutingPolicyForm, ScoreOverrideForm
 from triage.models import ClinicalNeed, ClinicalNeedChange, RoutingPolicy
 from vipcases import selectors
 from vipcases.access import MANAGER, role_required
@@ -86,3 +86,58 @@ def score_override(request, case_id: int):
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("case_detail", case_id=case.pk)
+
+
+@role_required(MANAGER)
+def routing_policy(request):
+    active = routing_services.routing_policy_active()
+    if request.method == "POST":
+        form = RoutingPolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                draft = routing_services.routing_policy_create(
+                    acting_user=request.user, **form.policy_fields()
+                )
+            except services.TriageError as exc:
+                form.add_error(None, str(exc))
+            else:
+                return redirect("routing_policy_preview", version=draft.version)
+    else:
+        form = RoutingPolicyForm(initial=RoutingPolicyForm.initial_from(active))
+    return render(
+        request,
+        "settings/routing_policy.html",
+        {
+            "active": active,
+            "form": form,
+            "versions": RoutingPolicy.objects.select_related("created_by").order_by("-version")[
+                :20
+            ],
+        },
+    )
+
+
+@role_required(MANAGER)
+def routing_policy_preview(request, version: int):
+    policy = get_object_or_404(RoutingPolicy, version=version)
+    preview = routing_services.routing_policy_preview(policy)
+    return render(request, "settings/routing_preview.html", {"policy": policy, "preview": preview})
+
+
+@require_POST
+@role_required(MANAGER)
+def routing_policy_apply(request, version: int):
+    policy = get_object_or_404(RoutingPolicy, version=version)
+    try:
+        job = routing_services.routing_policy_apply(
+            policy_id=policy.pk,
+            acting_user=request.user,
+            rationale=request.POST.get("rationale", ""),
+        )
+    except services.TriageError as exc:
+        messages.error(request, str(exc))
+        return redirect("routing_policy_preview", version=version)
+    messages.success(
+        request, f"Routing policy version {version} is active. Cases in train are moving."
+    )
+    return redirect("job_detail", job_id=job.pk)

@@ -14,4 +14,8 @@ app = Celery("vipcases")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # Cases whose task was lost while the broker was down are scored and routed here.
+    "triage-sweep": {"task": "triage.tasks.triage_sweep_task", "schedule": 60.0},
+    "sla-breaches": {"task": "vipcases.tasks.sla_breaches_task", "schedule": 15 * 60.0},
+}

@@ -32,6 +32,9 @@ class Case(models.Model):
     # Age is counted from when the offer reached government, not when it was keyed in.
     opened_at = models.DateTimeField()
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_breached_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the SLA breach was flagged and the owner told"
+    )
     outcome = models.CharField(max_length=30, choices=Outcome.choices, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     duplicate_of = models.ForeignKey(

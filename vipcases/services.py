@@ -414,3 +414,61 @@ __all__ = [
     "enquiry_record",
     "enquiry_reply",
 ]
+
+
+SLA_BATCH_SIZE = 1000
+
+
+@transaction.atomic
+def cases_flag_sla_breaches(*, now: datetime | None = None) -> int:
+    """Flag open cases past their SLA due date, once each: a `sla_breached` event, and an
+    email to the owner (or to the managers when nobody owns the case) after commit.
+    Returns how many were flagged in this batch; the schedule calls it until it returns 0."""
+    from django.core.mail import send_mass_mail
+
+    now = now or timezone.now()
+    cases = list(
+        Case.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(sla_due_at__lt=now, sla_breached_at__isnull=True)
+        .exclude(status=Status.CLOSED)
+        .select_related("owner")
+        .order_by("sla_due_at")[:SLA_BATCH_SIZE]
+    )
+    if not cases:
+        return 0
+    managers = list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=access.MANAGER)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    mail: dict[str, list[str]] = {}
+    events = []
+    for case in cases:
+        case.sla_breached_at = now
+        late = f"{case.reference} in {Queue(case.queue).label} was due {timezone.localtime(case.sla_due_at):%d %b %Y %H:%M}"
+        events.append(
+            CaseEvent(
+                case=case,
+                kind=EventKind.SLA_BREACHED,
+                rationale=f"Past its service level: due {timezone.localtime(case.sla_due_at):%d %b %Y %H:%M}.",
+                data={"owner": case.owner.get_username() if case.owner_id else None},
+                created_at=now,
+            )
+        )
+        recipients = [case.owner.email] if case.owner_id and case.owner.email else managers
+        for address in recipients:
+            mail.setdefault(address, []).append(late)
+    Case.objects.bulk_update(cases, ["sla_breached_at"])
+    CaseEvent.objects.bulk_create(events)
+    messages = [
+        (
+            f"{len(lines)} case{'s' if len(lines) != 1 else ''} past their service level",
+            "These cases are past their service level:\n\n" + "\n".join(lines),
+            None,
+            [address],
+        )
+        for address, lines in mail.items()
+    ]
+    transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
+    return len(cases)

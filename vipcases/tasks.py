@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from vipcases import jobs
+from vipcases import jobs, services
 
 logger = logging.getLogger(__name__)
 
@@ -30,3 +30,12 @@ def job_run_task(self, job_id: int) -> None:
         logger.exception("job %s failed", job_id)
         jobs.job_fail(job_id, f"{type(exc).__name__}: {exc}")
         raise
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def sla_breaches_task() -> int:
+    """Periodic: flag every open case past its SLA and tell its owner (or the managers)."""
+    flagged = 0
+    while batch := services.cases_flag_sla_breaches():
+        flagged += batch
+    return flagged

@@ -21,6 +21,17 @@ urlpatterns = [
         triage_views.clinical_need_edit,
         name="clinical_need_edit",
     ),
+    path("settings/routing/", triage_views.routing_policy, name="routing_policy"),
+    path(
+        "settings/routing/<int:version>/",
+        triage_views.routing_policy_preview,
+        name="routing_policy_preview",
+    ),
+    path(
+        "settings/routing/<int:version>/apply/",
+        triage_views.routing_policy_apply,
+        name="routing_policy_apply",
+    ),
     path("settings/jobs/<int:job_id>/", triage_views.job_detail, name="job_detail"),
     path("admin/", admin.site.urls),
 ]
