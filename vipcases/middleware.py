@@ -4,6 +4,7 @@ import logging
 
 from django.db import OperationalError, connections
 from django.http import HttpResponse
+from django.template import loader
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +23,6 @@ class DatabaseUnavailableMiddleware:
         # Drop the broken connection so the next request reconnects by itself.
         for conn in connections.all(initialized_only=True):
             conn.close_if_unusable_or_obsolete()
-        return HttpResponse(
-            "The service is temporarily unavailable. Please try again in a minute.",
-            status=503,
-            content_type="text/plain; charset=utf-8",
-            headers={"Retry-After": "30"},
-        )
+        # 503.html is standalone: it needs no database and no context processors.
+        body = loader.get_template("503.html").render({})
+        return HttpResponse(body, status=503, headers={"Retry-After": "30"})
