@@ -163,7 +163,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 0,
     "socket_connect_timeout": 1,
     "socket_timeout": 5,
-    "visibility_timeout": 3600,
+    # How long a task taken by a worker that died unacknowledged waits before Redis
+    # hands it to another worker. Tasks are idempotent, so shorter only costs repeats.
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

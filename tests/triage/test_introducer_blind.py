@@ -19,16 +19,22 @@ from vipcases.models import Case
 
 pytestmark = pytest.mark.django_db
 
+# Any text a form would accept: Django's form fields refuse NUL characters (and PostgreSQL
+# cannot store them), and lone surrogates cannot be encoded.
+texts = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=80
+)
+
 introducers = st.lists(
     st.builds(
         IntroductionInput,
-        name=st.text(min_size=1, max_size=40).map(str.strip).filter(bool),
+        name=texts.map(str.strip).filter(bool),
         role=st.sampled_from(IntroducerRole.values),
-        office=st.text(max_size=60),
+        office=texts,
         relationship=st.sampled_from(
             ["", "friend of a director", "constituent business", "former colleague"]
         ),
-        conflict_of_interest_notes=st.text(max_size=80),
+        conflict_of_interest_notes=texts,
     ),
     max_size=3,
 )
