@@ -361,6 +361,10 @@ def celery_worker_session(django_db_setup, django_db_blocker, tmp_path_factory):
         REDIS_URL=broker_url,
         SECRET_KEY=settings.SECRET_KEY,
         PYTHONUNBUFFERED="1",
+        # A task held by a killed worker comes back after this many seconds, not an hour.
+        CELERY_VISIBILITY_TIMEOUT="10",
+        CELERY_UNACKED_RESTORE_INTERVAL="2",
+        CELERY_UNACKED_RESTORE_THROTTLE="1",
     )
     worker = CeleryWorkerProcess(
         env=env,

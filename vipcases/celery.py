@@ -17,5 +17,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     # Cases whose task was lost while the broker was down are scored and routed here.
     "triage-sweep": {"task": "triage.tasks.triage_sweep_task", "schedule": 60.0},
+    # Background jobs whose worker died resume from their last committed batch.
+    "jobs-resume": {"task": "vipcases.tasks.jobs_resume_task", "schedule": 60.0},
     "sla-breaches": {"task": "vipcases.tasks.sla_breaches_task", "schedule": 15 * 60.0},
 }

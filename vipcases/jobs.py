@@ -51,12 +51,14 @@ def job_run(job_id: int) -> None:
                 return
             if job.state == BackgroundJob.State.PENDING:
                 job.state = BackgroundJob.State.RUNNING
-                job.save(update_fields=["state"])
+                job.save(update_fields=["state", "updated_at"])
             finished = STEPS[job.kind](job)
             if finished:
                 job.state = BackgroundJob.State.DONE
                 job.finished_at = timezone.now()
-            job.save(update_fields=["state", "finished_at", "done", "changed", "params"])
+            job.save(
+                update_fields=["state", "finished_at", "done", "changed", "params", "updated_at"]
+            )
         if finished:
             return
 
@@ -64,4 +66,15 @@ def job_run(job_id: int) -> None:
 def job_fail(job_id: int, error: str) -> None:
     BackgroundJob.objects.filter(pk=job_id).exclude(state=BackgroundJob.State.DONE).update(
         state=BackgroundJob.State.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+
+
+def jobs_stalled(older_than) -> list[int]:
+    """Unfinished jobs with no committed batch for `older_than`: their worker died."""
+    cutoff = timezone.now() - older_than
+    return list(
+        BackgroundJob.objects.filter(
+            state__in=[BackgroundJob.State.PENDING, BackgroundJob.State.RUNNING],
+            updated_at__lt=cutoff,
+        ).values_list("pk", flat=True)
     )

@@ -184,10 +184,16 @@ class BackgroundJob(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Bumped with every committed batch: a running job that has not moved for a while
+    # lost its worker, and the schedule starts it again (vipcases.tasks.jobs_resume_task).
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["kind", "-created_at"], name="job_kind_idx")]
+        indexes = [
+            models.Index(fields=["kind", "-created_at"], name="job_kind_idx"),
+            models.Index(fields=["state", "updated_at"], name="job_state_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.get_state_display()})"

@@ -1,6 +1,7 @@
 """Celery tasks for case work: thin, take ids, call one service, safe to run twice."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import OperationalError
@@ -39,3 +40,16 @@ def sla_breaches_task() -> int:
     while batch := services.cases_flag_sla_breaches():
         flagged += batch
     return flagged
+
+
+# A job batch commits in seconds; one silent for this long has lost its worker.
+JOB_STALL_AFTER = timedelta(minutes=2)
+
+
+@shared_task(acks_late=True)
+def jobs_resume_task() -> list[int]:
+    """Periodic: start again every job whose worker died; it resumes from its cursor."""
+    stalled = jobs.jobs_stalled(JOB_STALL_AFTER)
+    for job_id in stalled:
+        job_run_task.delay(job_id)
+    return stalled
