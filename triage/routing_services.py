@@ -28,6 +28,7 @@ from triage.services import BatchOutcome, TriageError
 from vipcases import access
 from vipcases.codes import VIP_INTRODUCER_ROLES, Channel, EventKind, Queue, Status
 from vipcases.models import BackgroundJob, Case, CaseEvent
+from vipcases.transactions import commit_asynchronously
 
 BATCH_SIZE = 500
 TRANSITION_BATCH_SIZE = 2000
@@ -93,11 +94,13 @@ def cases_route(case_ids: list[int]) -> BatchOutcome:
 def _route_batch(case_ids: list[int]) -> BatchOutcome:
     from triage.models import TriageAssessment
 
+    commit_asynchronously()  # safe: a lost routing is redone by the sweep
     now = timezone.now()
     policy = routing_policy_active()
     rules = routing_rules(policy)
+    # skip_locked: a case another worker is routing right now is that worker's to finish.
     locked = list(
-        Case.objects.select_for_update()
+        Case.objects.select_for_update(skip_locked=True)
         .filter(pk__in=case_ids, queue=Queue.TRIAGE, status=Status.NEW, eligible__isnull=False)
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -143,6 +146,23 @@ def _route_batch(case_ids: list[int]) -> BatchOutcome:
     CaseEvent.objects.bulk_create(events)
     done = [c.pk for c in cases]
     return BatchOutcome(done, [pk for pk in case_ids if pk not in set(done)])
+
+
+def cases_route_pending(*, include: int | None = None, limit: int = BATCH_SIZE) -> BatchOutcome:
+    """Route `include` and any other scored cases waiting in triage, up to `limit` at once.
+
+    Under load one task drains many waiting cases and the tasks behind it find nothing
+    left to do, so throughput grows with the backlog while a lone case is still routed
+    as soon as it is scored.
+    """
+    waiting = list(
+        Case.objects.filter(queue=Queue.TRIAGE, status=Status.NEW, eligible__isnull=False)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if include is not None and include not in waiting:
+        waiting.append(include)
+    return _route_batch(waiting)
 
 
 def _apply_decision(

@@ -30,8 +30,9 @@ def case_score_task(case_id: int) -> None:
 
 @shared_task(**RETRY)
 def case_route_task(case_id: int) -> None:
-    """Route a scored case still in triage; a second delivery finds it routed and stops."""
-    routing_services.cases_route([case_id])
+    """Route a scored case still in triage (with any others waiting); a second delivery
+    finds it routed and stops."""
+    routing_services.cases_route_pending(include=case_id)
 
 
 @shared_task(**RETRY)

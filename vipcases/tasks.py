@@ -53,3 +53,8 @@ def jobs_resume_task() -> list[int]:
     for job_id in stalled:
         job_run_task.delay(job_id)
     return stalled
+
+
+@shared_task(acks_late=True)
+def noop_task() -> None:
+    """Does nothing: benchmarks/routing_bench.py measures the broker's own throughput with it."""
