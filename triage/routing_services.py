@@ -26,6 +26,7 @@ from triage import routing
 from triage.models import RoutingPolicy
 from triage.services import BatchOutcome, TriageError
 from vipcases import access
+from vipcases.bulk import update_in_groups
 from vipcases.codes import VIP_INTRODUCER_ROLES, Channel, EventKind, Queue, Status
 from vipcases.models import BackgroundJob, Case, CaseEvent
 from vipcases.transactions import commit_asynchronously
@@ -118,12 +119,12 @@ def _route_batch(case_ids: list[int]) -> BatchOutcome:
     existing = _mp_enquiries_about_existing_offers(
         [c for c in cases if c.offer.channel == Channel.MP_ENQUIRY]
     )
-    events = []
+    events, updates = [], []
     for case in cases:
         decision = routing.route(
             routing_facts_for(case, tuple(reasons.get(case.pk, ())), case.pk in existing), rules
         )
-        _apply_decision(case, decision, policy, now)
+        updates.append((case.pk, _decision_values(decision, policy, now)))
         events.append(
             CaseEvent(
                 case=case,
@@ -140,9 +141,7 @@ def _route_batch(case_ids: list[int]) -> BatchOutcome:
                 created_at=now,
             )
         )
-    Case.objects.bulk_update(
-        cases, ["queue", "status", "outcome", "closed_at", "sla_due_at", "version", "updated_at"]
-    )
+    update_in_groups(Case, updates, version=F("version") + 1, updated_at=now)
     CaseEvent.objects.bulk_create(events)
     done = [c.pk for c in cases]
     return BatchOutcome(done, [pk for pk in case_ids if pk not in set(done)])
@@ -165,19 +164,18 @@ def cases_route_pending(*, include: int | None = None, limit: int = BATCH_SIZE) 
     return _route_batch(waiting)
 
 
-def _apply_decision(
-    case: Case, decision: routing.RoutingDecision, policy: RoutingPolicy, now
-) -> None:
-    case.queue = decision.queue
-    case.version += 1
-    case.updated_at = now
+def _decision_values(decision: routing.RoutingDecision, policy: RoutingPolicy, now) -> dict:
+    """The case fields a routing decision sets."""
     if decision.queue == Queue.CLOSED:
-        case.status = Status.CLOSED
-        case.outcome = decision.outcome
-        case.closed_at = now
-        case.sla_due_at = None
-    else:
-        case.sla_due_at = now + timedelta(days=int(policy.sla_days.get(decision.queue, 10)))
+        return {
+            "queue": Queue.CLOSED,
+            "status": Status.CLOSED,
+            "outcome": decision.outcome,
+            "closed_at": now,
+            "sla_due_at": None,
+        }
+    days = int(policy.sla_days.get(decision.queue, 10))
+    return {"queue": decision.queue, "sla_due_at": now + timedelta(days=days)}
 
 
 def _mp_enquiries_about_existing_offers(cases: list[Case]) -> set[int]:
@@ -356,13 +354,12 @@ def transition_step(job: BackgroundJob) -> bool:
         .select_related("owner")
         .order_by("pk")
     )
-    events, mail = [], {}
+    events, mail, updates = [], {}, []
     for case in cases:
         previous = case.queue
         case.queue = case.target
-        case.version += 1
-        case.updated_at = now
-        case.sla_due_at = now + timedelta(days=int(policy.sla_days.get(case.queue, 10)))
+        due = now + timedelta(days=int(policy.sla_days.get(case.queue, 10)))
+        updates.append((case.pk, {"queue": case.queue, "sla_due_at": due}))
         events.append(
             CaseEvent(
                 case=case,
@@ -381,7 +378,7 @@ def transition_step(job: BackgroundJob) -> bool:
             mail.setdefault(case.owner.email, []).append(
                 f"{case.reference}: {Queue(previous).label} → {Queue(case.queue).label}"
             )
-    Case.objects.bulk_update(cases, ["queue", "version", "updated_at", "sla_due_at"])
+    update_in_groups(Case, updates, version=F("version") + 1, updated_at=now)
     CaseEvent.objects.bulk_create(events)
     if mail:
         messages = [

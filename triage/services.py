@@ -17,13 +17,14 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from offers.models import OfferLine
 from offers.money import price_in_gbp
 from triage import scoring
 from triage.models import ClinicalNeed, TriageAssessment
+from vipcases.bulk import update_in_groups
 from vipcases.codes import GBP_RATES, EventKind, Status
 from vipcases.models import Case, CaseEvent
 
@@ -94,9 +95,12 @@ def _cases_with_inputs(case_ids: list[int]):
 
 
 def _snapshot(facts: scoring.OfferFacts, need: dict, today: date) -> dict:
+    """Every input the score depends on. Scoring reads only the need rows of the categories
+    offered, so only those are kept: replaying with them gives the same result."""
+    offered = {line.category for line in facts.lines}
     return {
         "offer": scoring.offer_facts_to_dict(facts),
-        "need": scoring.need_table_to_dict(need),
+        "need": scoring.need_table_to_dict({c: row for c, row in need.items() if c in offered}),
         "policy": scoring.policy_to_dict(SCORING_POLICY),
         "gbp_rates": GBP_RATES,
         "today": today.isoformat(),
@@ -185,8 +189,6 @@ def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> Batch
         override = overrides.get(case.pk)
         case.priority = override.total if override else result.total
         case.eligible = result.eligible
-        case.version += 1
-        case.updated_at = now
         changed_cases.append(case)
         sentence = f"Scored {result.total} out of 100 on clinical need ({result.policy_version})."
         if override:
@@ -206,7 +208,12 @@ def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> Batch
         )
         outcome.changed.append(case.pk)
     TriageAssessment.objects.bulk_create(new_assessments)
-    Case.objects.bulk_update(changed_cases, ["priority", "eligible", "version", "updated_at"])
+    update_in_groups(
+        Case,
+        ((c.pk, {"priority": c.priority, "eligible": c.eligible}) for c in changed_cases),
+        version=F("version") + 1,
+        updated_at=now,
+    )
     for event, assessment in zip(events, new_assessments, strict=True):
         event.data["assessment_id"] = assessment.pk
     CaseEvent.objects.bulk_create(events)

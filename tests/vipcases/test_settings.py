@@ -14,6 +14,9 @@ def manage(*args, **env):
     environment = {
         k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SECRET_KEY", "DEBUG"}
     }
+    # pytest runs with tests.settings, which supplies a SECRET_KEY; start-up is tested
+    # with the app's own settings.
+    environment["DJANGO_SETTINGS_MODULE"] = "vipcases.settings"
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
