@@ -5,12 +5,13 @@ own validators, opens the case, records possible duplicates, and enqueues triage
 only after the transaction commits.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.money import offer_value_gbp
@@ -83,10 +84,12 @@ def offer_create(
     introductions: list[IntroductionInput] = (),
     external_ref: str | None = None,
     summary: str = "",
+    api_token=None,
 ):
     """Create an offer with its lines and introductions and open its case.
 
     Raises ValidationError (and saves nothing) if any part is invalid. Returns the Case.
+    `api_token` is the intake API token that sent the offer, if any.
     """
     if not lines:
         raise ValidationError({"lines": ["An offer needs at least one line."]})
@@ -97,8 +100,9 @@ def offer_create(
         external_ref=external_ref or None,
         summary=summary,
         created_by=acting_user,
+        api_token=api_token,
     )
-    offer.full_clean(exclude=["supplier", "created_by"])
+    offer.full_clean(exclude=["supplier", "created_by", "api_token"])
     offer.save()
     line_rows = []
     for line in lines:
@@ -142,6 +146,37 @@ def offer_create(
     return case
 
 
+@transaction.atomic
+def referral_create(
+    *,
+    acting_user,
+    channel: str,
+    received_at: datetime,
+    lines: list[LineInput],
+    supplier: Supplier | None = None,
+    new_supplier: dict | None = None,
+    introductions: list[IntroductionInput] = (),
+    summary: str = "",
+):
+    """A referral keyed in by a caseworker: an existing `supplier`, or the fields of a
+    `new_supplier`, and the offer. Atomic across both: if any part is invalid it raises
+    ValidationError and nothing is saved, so a bad line never leaves a new supplier
+    behind. Returns the Case (triage is enqueued on commit by offer_create)."""
+    if (supplier is None) == (new_supplier is None):
+        raise ValueError("Give either an existing supplier or the fields of a new one.")
+    if supplier is None:
+        supplier = supplier_create(acting_user=acting_user, **new_supplier)
+    return offer_create(
+        acting_user=acting_user,
+        supplier=supplier,
+        channel=channel,
+        received_at=received_at,
+        lines=lines,
+        introductions=introductions,
+        summary=summary,
+    )
+
+
 def possible_duplicate_case_ids(
     *, supplier_id: int, categories: set[str], exclude_case_id=None
 ) -> list[int]:
@@ -153,3 +188,308 @@ def possible_duplicate_case_ids(
     if exclude_case_id:
         qs = qs.exclude(pk=exclude_case_id)
     return sorted(set(qs.values_list("pk", flat=True)))
+
+
+# --- intake in bulk: the JSON API and the spreadsheet import -------------------------------
+# Both validate with offers/intake.py first; these services write what it accepted.
+
+
+def supplier_find_or_create(*, acting_user, supplier) -> Supplier:
+    """The supplier an intake names: found by Companies House number when one is given,
+    else by exact legal name and country; created when none matches. An existing
+    supplier's recorded facts are never changed by intake (they feed the score and
+    change only through services that re-score). `supplier` is an intake.SupplierInput."""
+    if supplier.company_number:
+        found = Supplier.objects.filter(company_number=supplier.company_number)
+    else:
+        found = Supplier.objects.filter(name=supplier.name, country=supplier.country)
+    existing = found.order_by("pk").first()
+    if existing is not None:
+        return existing
+    return supplier_create(acting_user=acting_user, **asdict(supplier))
+
+
+def _case_for_external_ref(external_ref: str):
+    from vipcases.models import Case
+
+    # A plain look-up on the unique index first: most references are new.
+    offer_id = next(
+        iter(Offer.objects.filter(external_ref=external_ref).values_list("pk", flat=True)), None
+    )
+    if offer_id is None:
+        return None
+    return Case.objects.select_related("offer").get(offer_id=offer_id)
+
+
+def intake_offer_create(*, acting_user, intake, api_token=None):
+    """Record one validated offer (an intake.OfferIntake) from the API or an import.
+
+    Atomic: the supplier (found or created) and the offer are saved together or not at
+    all, through offer_create (case opened, duplicates linked, triage enqueued on
+    commit). Idempotent on `external_ref`: an offer already recorded under the same
+    reference, even by a request running at the same moment, is answered with its case
+    and nothing is written. Returns (case, created)."""
+    if intake.external_ref:
+        existing = _case_for_external_ref(intake.external_ref)
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            supplier = supplier_find_or_create(acting_user=acting_user, supplier=intake.supplier)
+            case = offer_create(
+                acting_user=acting_user,
+                supplier=supplier,
+                channel=intake.channel,
+                received_at=intake.received_at,
+                lines=intake.lines,
+                introductions=intake.introductions,
+                external_ref=intake.external_ref,
+                summary=intake.summary,
+                api_token=api_token,
+            )
+    except (IntegrityError, ValidationError):
+        # Another request recorded the same external_ref between the look-up and the
+        # insert (the unique index, or offer_create's own check, refused this one).
+        existing = _case_for_external_ref(intake.external_ref) if intake.external_ref else None
+        if existing is None:
+            raise
+        return existing, False
+    return case, True
+
+
+@dataclass
+class ImportOutcome:
+    created_case_ids: list[int] = field(default_factory=list)
+    skipped_refs: list[str] = field(default_factory=list)
+    duplicates_linked: int = 0
+
+
+def _first_by_key(rows, key) -> dict:
+    found: dict = {}
+    for row in rows:
+        found.setdefault(key(row), row)
+    return found
+
+
+def _suppliers_for(intakes) -> dict:
+    """(company number or name + country) -> Supplier, creating the missing ones in bulk."""
+
+    def key(s):
+        return ("number", s.company_number) if s.company_number else ("name", s.name, s.country)
+
+    wanted = _first_by_key((i.supplier for i in intakes), key)
+    numbers = [k[1] for k in wanted if k[0] == "number"]
+    names = {k[1] for k in wanted if k[0] == "name"}
+    found = _first_by_key(
+        Supplier.objects.filter(company_number__in=numbers).order_by("pk"),
+        lambda s: ("number", s.company_number),
+    )
+    found.update(
+        (k, s)
+        for k, s in _first_by_key(
+            Supplier.objects.filter(name__in=names).order_by("pk"),
+            lambda s: ("name", s.name, s.country),
+        ).items()
+        if k in wanted
+    )
+    missing = [k for k in wanted if k not in found]
+    created = Supplier.objects.bulk_create([Supplier(**asdict(wanted[k])) for k in missing])
+    found.update(zip(missing, created, strict=True))
+    return {id(i): found[key(i.supplier)] for i in intakes}
+
+
+def _introducers_for(intakes) -> dict:
+    """(name, role, office) -> Introducer, creating the missing ones in bulk."""
+    wanted = {(i.name, i.role, i.office) for intake in intakes for i in intake.introductions}
+    found = _first_by_key(
+        Introducer.objects.filter(name__in={k[0] for k in wanted}).order_by("pk"),
+        lambda r: (r.name, r.role, r.office),
+    )
+    missing = [k for k in wanted if k not in found]
+    created = Introducer.objects.bulk_create(
+        [Introducer(name=n, role=r, office=o) for n, r, o in missing]
+    )
+    found.update(zip(missing, created, strict=True))
+    return found
+
+
+@transaction.atomic
+def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
+    """Record many validated offers (intake.OfferIntake, external_ref required) at once:
+    the same rows offer_create writes (suppliers found or created, offers, lines,
+    introductions, cases in triage, `created` events, `duplicate_linked` events for
+    open cases of the same supplier and category), with a fixed number of queries.
+
+    Atomic for the batch. Idempotent: an offer whose external_ref is already recorded
+    is skipped, so a batch can be run again after a crash. It does not run triage: the
+    caller scores and routes the new cases (triage.services.cases_triage) after its
+    transaction commits, and the triage sweep finds any it misses."""
+    from vipcases.codes import Queue
+    from vipcases.models import Case, CaseEvent
+
+    outcome = ImportOutcome()
+    recorded = set(
+        Offer.objects.filter(external_ref__in=[i.external_ref for i in intakes]).values_list(
+            "external_ref", flat=True
+        )
+    )
+    fresh, seen = [], set()
+    for intake in intakes:
+        if not intake.external_ref:
+            raise ValueError("offers_import_bulk needs an external_ref on every offer")
+        if intake.external_ref in recorded or intake.external_ref in seen:
+            outcome.skipped_refs.append(intake.external_ref)
+        else:
+            seen.add(intake.external_ref)
+            fresh.append(intake)
+    if not fresh:
+        return outcome
+    now = timezone.now()
+    suppliers = _suppliers_for(fresh)
+    introducers = _introducers_for(fresh)
+    offers = Offer.objects.bulk_create(
+        [
+            Offer(
+                supplier=suppliers[id(i)],
+                channel=i.channel,
+                received_at=i.received_at,
+                external_ref=i.external_ref,
+                summary=i.summary,
+                value_gbp=offer_value_gbp(i.lines),
+                created_by=acting_user,
+            )
+            for i in fresh
+        ]
+    )
+    OfferLine.objects.bulk_create(
+        [
+            OfferLine(offer=offer, **vars(line))
+            for offer, intake in zip(offers, fresh, strict=True)
+            for line in intake.lines
+        ]
+    )
+    Introduction.objects.bulk_create(
+        [
+            Introduction(
+                offer=offer,
+                introducer=introducers[(i.name, i.role, i.office)],
+                introduced_at=i.introduced_at or intake.received_at,
+                relationship=i.relationship,
+                conflict_of_interest_notes=i.conflict_of_interest_notes,
+                recorded_by=acting_user,
+            )
+            for offer, intake in zip(offers, fresh, strict=True)
+            for i in intake.introductions
+        ]
+    )
+    cases = Case.objects.bulk_create(
+        [Case(offer=offer, opened_at=offer.received_at) for offer in offers]
+    )
+    events = [
+        CaseEvent(
+            case=case,
+            kind=EventKind.CREATED,
+            actor=acting_user,
+            to_value=Queue.TRIAGE,
+            rationale=f"Offer received by {offer.get_channel_display().lower()}.",
+            created_at=now,
+        )
+        for case, offer in zip(cases, offers, strict=True)
+    ]
+    # Possible duplicates, as offer_create links them one offer at a time: open cases of
+    # the same supplier with a line in the same category, opened before this one.
+    open_by_key: dict[tuple, set[int]] = {}
+    for case_id, supplier_id, category in (
+        Case.objects.exclude(status=Status.CLOSED)
+        .filter(offer__supplier_id__in={s.pk for s in suppliers.values()})
+        .values_list("pk", "offer__supplier_id", "offer__lines__category")
+    ):
+        open_by_key.setdefault((supplier_id, category), set()).add(case_id)
+    for case, offer, intake in zip(cases, offers, fresh, strict=True):
+        earlier = {
+            other
+            for line in intake.lines
+            for other in open_by_key.get((offer.supplier_id, line.category), ())
+            if other < case.pk
+        }
+        if earlier:
+            outcome.duplicates_linked += 1
+            events.append(
+                CaseEvent(
+                    case=case,
+                    kind=EventKind.DUPLICATE_LINKED,
+                    actor=acting_user,
+                    rationale="The same supplier already has an open case for the same product category.",
+                    data={"possible_duplicates": sorted(earlier)},
+                    created_at=now,
+                )
+            )
+    CaseEvent.objects.bulk_create(events)
+    outcome.created_case_ids = [case.pk for case in cases]
+    return outcome
+
+
+# --- the browser import: upload, report, confirm -------------------------------------------
+
+
+class ImportRefused(Exception):
+    """The import cannot go ahead; the message is for the user."""
+
+
+def _refs_recorded(refs: list[str]) -> int:
+    count = 0
+    for start in range(0, len(refs), 5000):
+        count += Offer.objects.filter(external_ref__in=refs[start : start + 5000]).count()
+    return count
+
+
+@transaction.atomic
+def import_upload_record(*, acting_user, filename: str, content: bytes, parsed):
+    """Keep a manager's uploaded spreadsheet with its validation report (parsed is an
+    importing.ParsedImport). The file itself is kept only when every row is valid, for
+    the worker to import once the manager confirms. Managers only."""
+    import hashlib
+
+    from offers.models import ImportUpload
+    from vipcases import access
+
+    if not access.is_manager(acting_user):
+        raise ImportRefused("Only managers can import offers.")
+    return ImportUpload.objects.create(
+        filename=filename[:255],
+        content=content if parsed.is_valid else b"",
+        sha256=hashlib.sha256(content).hexdigest(),
+        rows=parsed.rows,
+        offers=len(parsed.offers),
+        already_imported=_refs_recorded([o.external_ref for o in parsed.offers]),
+        errors=[list(error) for error in parsed.errors],
+        uploaded_by=acting_user,
+    )
+
+
+@transaction.atomic
+def import_upload_confirm(*, upload_id: int, acting_user):
+    """Start importing a valid upload in the background (a BackgroundJob of kind
+    `import`, run by a worker after commit, progress on the job page). Confirming twice
+    starts one job. Managers only."""
+    from offers.models import ImportUpload
+    from vipcases import access
+    from vipcases.jobs import job_create
+    from vipcases.models import BackgroundJob
+
+    if not access.is_manager(acting_user):
+        raise ImportRefused("Only managers can import offers.")
+    upload = ImportUpload.objects.select_for_update().get(pk=upload_id)
+    if not upload.is_valid:
+        raise ImportRefused("The file has errors: correct them and upload it again.")
+    if upload.job_id is not None:
+        return upload.job
+    upload.job = job_create(
+        kind=BackgroundJob.Kind.IMPORT,
+        description=f"Import offers from {upload.filename}",
+        params={"upload_id": upload.pk, "cursor": 0},
+        total=upload.offers,
+        acting_user=acting_user,
+    )
+    upload.save(update_fields=["job"])
+    return upload.job

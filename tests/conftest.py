@@ -107,9 +107,15 @@ def _redacted(url: str) -> str:
     return url
 
 
+CHROMIUM = "/usr/bin/chromium"
+NEEDS_CHROMIUM = f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+
+
 def _missing_services(item) -> list[str]:
     uses_worker = "celery_worker_process" in getattr(item, "fixturenames", ())
     reasons = []
+    if item.get_closest_marker("browser") and not os.access(CHROMIUM, os.X_OK):
+        reasons.append(NEEDS_CHROMIUM)
     if item.get_closest_marker("postgres") or uses_worker:
         reasons.append(postgres_unavailable_reason())
     if item.get_closest_marker("redis") or uses_worker:
@@ -157,11 +163,32 @@ def role_group(role: str) -> Group:
     """
     group, created = Group.objects.get_or_create(name=role)
     if created:
-        for app_label, codename in ROLE_PERMISSIONS[role]:
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+        wanted = ROLE_PERMISSIONS[role]
+        found = _permissions(wanted)
+        if len(found) < len(wanted):
+            # A flush can leave the content-type cache pointing at rows that are gone,
+            # so permissions were not recreated: make them again from a clean cache.
+            from django.apps import apps
+            from django.contrib.auth.management import create_permissions
+            from django.contrib.contenttypes.management import create_contenttypes
+            from django.contrib.contenttypes.models import ContentType
+
+            ContentType.objects.clear_cache()
+            for app_config in apps.get_app_configs():
+                create_contenttypes(app_config, verbosity=0)
+                create_permissions(app_config, verbosity=0)
+            found = _permissions(wanted)
+        group.permissions.add(*found)
     return group
+
+
+def _permissions(wanted) -> list:
+    from django.db.models import Q
+
+    query = Q(pk__in=[])
+    for app_label, codename in wanted:
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(query))
 
 
 def _person(username: str, first_name: str, last_name: str, role: str | None) -> User:

@@ -37,6 +37,7 @@ class ClinicalNeedForm(forms.Form):
 
 
 class ScoreOverrideForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     total = forms.IntegerField(min_value=0, max_value=100, label="New score (0 to 100)")
     rationale = forms.CharField(
         label="Rationale",

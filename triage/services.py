@@ -225,9 +225,12 @@ def _as_dict(item) -> dict:
 
 
 @transaction.atomic
-def score_override(*, case_id: int, total: int, rationale: str, acting_user) -> TriageAssessment:
+def score_override(
+    *, case_id: int, total: int, rationale: str, acting_user, expected_version: int | None = None
+) -> TriageAssessment:
     """A manager sets the score by hand. The rationale is required; the automatic score
-    is kept beside the override and both appear on the timeline."""
+    is kept beside the override and both appear on the timeline. A stale
+    `expected_version` (someone changed the case meanwhile) is refused."""
     from vipcases import access
 
     if not access.is_manager(acting_user):
@@ -238,6 +241,11 @@ def score_override(*, case_id: int, total: int, rationale: str, acting_user) -> 
     if not 0 <= int(total) <= 100:
         raise TriageError("The score must be a whole number from 0 to 100.")
     case = Case.objects.select_for_update().get(pk=case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise TriageError(
+            "Someone else changed this case while you were looking at it. "
+            "Nothing was saved: review the latest version and try again."
+        )
     if case.status == Status.CLOSED:
         raise TriageError("A closed case cannot be re-scored.")
     automatic = case.assessments.filter(is_override=False).first()

@@ -78,7 +78,14 @@ def score_override(request, case_id: int):
     form = ScoreOverrideForm(request.POST)
     if form.is_valid():
         try:
-            services.score_override(case_id=case.pk, acting_user=request.user, **form.cleaned_data)
+            data = form.cleaned_data
+            services.score_override(
+                case_id=case.pk,
+                acting_user=request.user,
+                total=data["total"],
+                rationale=data["rationale"],
+                expected_version=data["version"],
+            )
         except services.TriageError as exc:
             messages.error(request, str(exc))
         else:

@@ -7,6 +7,7 @@ a CaseEvent in the same transaction.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from offers.models import Offer
@@ -70,6 +71,30 @@ class Case(models.Model):
             models.Index(fields=["closed_at"], name="case_closed_idx"),
             models.Index(fields=["priority"], name="case_priority_idx"),
             models.Index(fields=["opened_at"], name="case_opened_idx"),
+            # The case list's open cases (most cases, once closed, are not): its default
+            # order, oldest first and SLA due first, each a short index scan at any size.
+            models.Index(
+                fields=["-priority", "opened_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="case_open_work_idx",
+            ),
+            models.Index(
+                fields=["opened_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="case_open_age_idx",
+            ),
+            models.Index(
+                fields=["sla_due_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="case_open_sla_idx",
+            ),
+            # The backlog dashboard's figures over open cases (by queue, status, owner, age
+            # and SLA), each read from this index alone on PostgreSQL (index-only scan).
+            models.Index(
+                fields=["queue", "status", "owner", "opened_at", "sla_due_at", "id"],
+                condition=~Q(status=Status.CLOSED),
+                name="case_open_dashboard_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -201,3 +226,66 @@ class BackgroundJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, (100 * self.done) // self.total)
+
+
+class SavedFilter(models.Model):
+    """A manager's named case-list filter: the list's URL parameters (tab, filters,
+    sort), kept so the same list is one click away. Written by
+    vipcases.services.saved_filter_create / saved_filter_delete."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_case_filters"
+    )
+    name = models.CharField(max_length=100)
+    query = models.CharField(
+        max_length=2000, blank=True, help_text='URL parameters, e.g. "tab=vip&status=new"'
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="savedfilter_owner_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url(self) -> str:
+        return reverse("case_list") + ("?" + self.query if self.query else "")
+
+
+class ExportRecord(models.Model):
+    """Who exported which list, when, with which filter and how many rows: one row per
+    list-level export (the case list as CSV or XLSX, the transparency register, the
+    awarded contracts as OCDS). Append-only; written only by
+    vipcases.services.export_record, before the file is sent.
+
+    List exports are audited here rather than on each case's timeline: a 100,000-row
+    export would otherwise write 100,000 events and bury every timeline under them. An
+    export about one case (its disclosure pack) writes an `exported` CaseEvent on that
+    case instead (vipcases.services.case_export_record)."""
+
+    class Kind(models.TextChoices):
+        CASE_LIST_CSV = "case_list_csv", "Case list (CSV)"
+        CASE_LIST_XLSX = "case_list_xlsx", "Case list (XLSX)"
+        TRANSPARENCY_REGISTER = "register_csv", "Transparency register (CSV)"
+        OCDS_AWARDS = "ocds_json", "Awarded contracts (OCDS JSON)"
+
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    exported_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    query = models.CharField(
+        max_length=2000, blank=True, help_text="the filter that chose the rows, as URL parameters"
+    )
+    row_count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-exported_at", "-id"]
+        indexes = [models.Index(fields=["-exported_at"], name="exportrecord_recent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.exported_by_id} at {self.exported_at:%Y-%m-%d %H:%M}"

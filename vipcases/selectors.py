@@ -4,14 +4,17 @@ Every selector restricts to what the user's role may see, so a case outside it i
 404, and fetches related rows up front (no query per row).
 """
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from dataclasses import dataclass, field
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from offers.models import Introduction, OfferLine
 from triage.models import TriageAssessment
-from vipcases import access
+from vipcases import access, keyset, services
 from vipcases.codes import Queue
-from vipcases.models import Case, CaseEvent, MPEnquiry
+from vipcases.filters import PAGE_SIZE, SORTS, CaseFilter, ListQuery
+from vipcases.models import Case, CaseEvent, MPEnquiry, SavedFilter
 
 
 def case_visibility_filter(user) -> Q | None:
@@ -30,13 +33,121 @@ def cases_visible_to(user) -> QuerySet[Case]:
     return Case.objects.filter(visible)
 
 
-def case_list_for(user) -> QuerySet[Case]:
-    """Cases the user may see, in the work order: clinical-need score, then age."""
-    return (
-        cases_visible_to(user)
-        .select_related("offer__supplier", "owner")
-        .order_by("-priority", "opened_at", "pk")
+TOTAL_COUNTED = 1000  # the list counts this many rows at most, then says "more than"
+
+
+@dataclass
+class CaseListPage:
+    """One page of the case list, and what the page says about the filters.
+
+    `total` is the number of matching cases up to TOTAL_COUNTED, or TOTAL_COUNTED + 1
+    for "more than TOTAL_COUNTED"; None when the filters are not valid (no rows then).
+    `cursor_refused` is true when the page cursor in the URL was not one we signed (the
+    first page is shown instead)."""
+
+    filterset: CaseFilter
+    query: ListQuery
+    rows: list[Case]
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    total: int | None = None
+    cursor_refused: bool = False
+    owners: list = field(default_factory=list)
+
+    @property
+    def counted(self) -> int:
+        return TOTAL_COUNTED
+
+    @property
+    def total_is_capped(self) -> bool:
+        return self.total is not None and self.total > TOTAL_COUNTED
+
+
+def case_list_for(user, params=None, *, now=None) -> CaseListPage:
+    """A page of the cases the user may see, narrowed by the tab and filters in `params`
+    (a QueryDict such as request.GET), in the chosen order (the work order by default:
+    clinical-need score, then age), 50 rows a page by keyset (`after` / `before`).
+
+    A fixed number of queries whatever the rows: the owners offered in the filter, the
+    page, its offer lines, its introductions and a count of at most 1,001 rows. The
+    filters only narrow `cases_visible_to(user)`, so none can widen what a role sees."""
+    params = params if params is not None else {}
+    owners = case_owners()
+    filterset = CaseFilter(
+        params, queryset=cases_visible_to(user), user=user, owners=owners, now=now
     )
+    query = ListQuery.from_params(params)
+    if not filterset.is_valid():
+        return CaseListPage(filterset=filterset, query=query, rows=[], owners=owners)
+    matching = filterset.qs
+    ordering = SORTS[filterset.sort]
+    cursor_refused = False
+    try:
+        page = keyset.page_after(
+            matching.select_related("offer__supplier", "owner"),
+            ordering,
+            size=PAGE_SIZE,
+            after=params.get("after") or None,
+            before=params.get("before") or None,
+        )
+    except keyset.CursorError:
+        cursor_refused = True
+        page = keyset.page_after(
+            matching.select_related("offer__supplier", "owner"), ordering, size=PAGE_SIZE
+        )
+    _case_rows_describe(page.rows)
+    return CaseListPage(
+        filterset=filterset,
+        query=query,
+        rows=page.rows,
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+        total=matching.order_by()[: TOTAL_COUNTED + 1].count(),
+        cursor_refused=cursor_refused,
+        owners=owners,
+    )
+
+
+def _case_rows_describe(rows: list[Case]) -> None:
+    """Set `categories` and `introducer_roles` (labels, in order, no repeats) on each
+    row, from two queries for the whole page."""
+    prefetch_related_objects(
+        rows,
+        Prefetch(
+            "offer__lines",
+            queryset=OfferLine.objects.only("pk", "offer_id", "category").order_by("pk"),
+        ),
+        Prefetch(
+            "offer__introductions",
+            queryset=Introduction.objects.select_related("introducer")
+            .only("pk", "offer_id", "introducer__role")
+            .order_by("introduced_at", "pk"),
+        ),
+    )
+    for case in rows:
+        lines = case.offer.lines.all()
+        introductions = case.offer.introductions.all()
+        case.categories = list(dict.fromkeys(line.get_category_display() for line in lines))
+        case.introducer_roles = list(
+            dict.fromkeys(i.introducer.get_role_display() for i in introductions)
+        )
+
+
+def case_owners() -> list:
+    """The people who may own cases, for the owner filter and the assignment menu."""
+    return list(services.caseworkers().only("pk", "username", "first_name", "last_name"))
+
+
+def case_ids_visible_to(user, case_ids) -> set[int]:
+    """Which of these case ids the user may see."""
+    return set(cases_visible_to(user).filter(pk__in=list(case_ids)).values_list("pk", flat=True))
+
+
+def saved_filters_for(user) -> QuerySet[SavedFilter]:
+    """The user's own saved filters (managers save them; nobody sees another's)."""
+    if not access.is_manager(user):
+        return SavedFilter.objects.none()
+    return SavedFilter.objects.filter(owner=user).order_by("name", "pk")
 
 
 def case_get_for(user, case_id: int) -> Case:

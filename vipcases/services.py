@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from vipcases import access, workflow
 from vipcases.codes import EnquiryStatus, EventKind, Outcome, Queue, Status
-from vipcases.models import Case, CaseEvent, Handover, MPEnquiry
+from vipcases.filters import ListQuery
+from vipcases.models import Case, CaseEvent, Handover, MPEnquiry, SavedFilter
 
 
 class CaseError(Exception):
@@ -312,13 +313,16 @@ def case_hand_over(
 @transaction.atomic
 def case_record_chaser(*, case_id: int, acting_user, who: str, how: str, text: str) -> CaseEvent:
     """Record that an introducer or supplier chased the case (a call, an email to a
-    minister's office). A chaser is information only: it changes no order or score."""
+    minister's office). A chaser is information only: it changes no order or score.
+    MP-inbox staff record chasers only on cases in the MP inbox."""
     if not (access.is_caseworker(acting_user) or access.is_mp_inbox(acting_user)):
         raise CaseError("You cannot record chasers.")
     who = (who or "").strip()
     if not who:
         raise CaseError("Say who chased the case.")
     case = _lock(case_id, None)
+    if not access.is_caseworker(acting_user) and case.queue != Queue.MP_INBOX:
+        raise CaseError("The MP-inbox team records chasers only on cases in the MP inbox.")
     return case_event_record(
         case=case,
         kind=EventKind.CHASER,
@@ -472,3 +476,136 @@ def cases_flag_sla_breaches(*, now: datetime | None = None) -> int:
     ]
     transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
     return len(cases)
+
+
+# --- the case list: bulk changes and saved filters ------------------------------------
+
+BULK_MAX_CASES = 200
+
+
+class BulkCaseError(CaseError):
+    """One case of a bulk change was refused, so nothing was changed."""
+
+    def __init__(self, *, case_id: int, reason: str):
+        self.case_id = case_id
+        self.reason = reason
+        super().__init__(f"PPE-{case_id:06d}: {reason}")
+
+
+def _bulk_case_ids(case_ids) -> list[int]:
+    ids = sorted({int(case_id) for case_id in case_ids})
+    if not ids:
+        raise CaseError("Select at least one case.")
+    if len(ids) > BULK_MAX_CASES:
+        raise CaseError(f"Select at most {BULK_MAX_CASES} cases at a time.")
+    # Locked in id order, so two bulk changes at once cannot deadlock.
+    return ids
+
+
+@transaction.atomic
+def cases_bulk_assign(*, case_ids, owner, acting_user, rationale: str = "") -> list[Case]:
+    """Assign each case to `owner` through case_assign: all or nothing, in one
+    transaction, one `assigned` event per case. Managers only. Raises BulkCaseError
+    naming the first case that was refused; then no case has changed."""
+    _require_manager(acting_user)
+    changed = []
+    for case_id in _bulk_case_ids(case_ids):
+        try:
+            changed.append(
+                case_assign(
+                    case_id=case_id, owner=owner, acting_user=acting_user, rationale=rationale
+                )
+            )
+        except CaseError as exc:
+            raise BulkCaseError(case_id=case_id, reason=str(exc)) from exc
+    return changed
+
+
+@transaction.atomic
+def cases_bulk_move(*, case_ids, to_queue: str, acting_user, rationale: str) -> list[Case]:
+    """Move each case to `to_queue` through case_move, with one rationale: all or
+    nothing, in one transaction, one `moved` event per case. Managers only. Raises
+    BulkCaseError naming the first case that was refused; then no case has changed."""
+    _require_manager(acting_user)
+    rationale = _require_rationale(rationale, "moving the cases")
+    changed = []
+    for case_id in _bulk_case_ids(case_ids):
+        try:
+            changed.append(
+                case_move(
+                    case_id=case_id, to_queue=to_queue, acting_user=acting_user, rationale=rationale
+                )
+            )
+        except CaseError as exc:
+            raise BulkCaseError(case_id=case_id, reason=str(exc)) from exc
+    return changed
+
+
+@transaction.atomic
+def saved_filter_create(*, acting_user, name: str, query: str) -> SavedFilter:
+    """Save the case list's current tab, filters and sort under a name. Managers only;
+    names are unique per manager (ignoring case). Only the list's own parameters are
+    kept (never a page cursor)."""
+    _require_manager(acting_user)
+    name = " ".join((name or "").split())
+    if not name:
+        raise CaseError("Enter a name for the filter.")
+    if len(name) > 100:
+        raise CaseError("The name must be 100 characters or fewer.")
+    if SavedFilter.objects.filter(owner=acting_user, name__iexact=name).exists():
+        raise CaseError(f"You already have a filter called “{name}”. Choose another name.")
+    return SavedFilter.objects.create(
+        owner=acting_user, name=name, query=ListQuery.from_string(query or "").urlencode()
+    )
+
+
+@transaction.atomic
+def saved_filter_delete(*, acting_user, saved_filter_id: int) -> None:
+    """Delete one of the acting manager's own saved filters."""
+    _require_manager(acting_user)
+    deleted, _ = SavedFilter.objects.filter(pk=saved_filter_id, owner=acting_user).delete()
+    if not deleted:
+        raise CaseError("You can delete only your own saved filters.")
+
+
+# --- exports ------------------------------------------------------------------------------
+
+EXPORT_FORMATS = {"html": "printable page", "pdf": "PDF"}
+
+
+@transaction.atomic
+def export_record(*, acting_user, kind: str, query: str = "", row_count: int):
+    """Record that a manager exported a list (vipcases.models.ExportRecord): who, when,
+    which export, the filter that chose the rows and how many rows it held. Call it
+    before sending the file. Managers only.
+
+    One record per export, not an event per case: a list export can hold 100,000 cases,
+    and as many timeline events would bury each case's own history."""
+    from vipcases.models import ExportRecord
+
+    _require_manager(acting_user)
+    if kind not in ExportRecord.Kind.values:
+        raise CaseError(f"Unknown export {kind!r}.")
+    return ExportRecord.objects.create(
+        exported_by=acting_user, kind=kind, query=(query or "")[:2000], row_count=row_count
+    )
+
+
+@transaction.atomic
+def case_export_record(*, case_id: int, acting_user, export_format: str) -> CaseEvent:
+    """Record on the case's timeline that someone exported its disclosure pack (as the
+    printable page or a PDF). Caseworkers and managers; the caller has already checked
+    that the user may see the case (vipcases.selectors.case_get_for)."""
+    _require_caseworker(acting_user)
+    if export_format not in EXPORT_FORMATS:
+        raise CaseError(f"Unknown export format {export_format!r}.")
+    case = _lock(case_id, None)
+    name = acting_user.get_full_name() or acting_user.get_username()
+    return case_event_record(
+        case=case,
+        kind=EventKind.EXPORTED,
+        actor=acting_user,
+        to_value=export_format,
+        rationale=f"Disclosure pack exported as a {EXPORT_FORMATS[export_format]} by {name}.",
+        data={"export": "disclosure_pack", "format": export_format},
+    )

@@ -64,3 +64,25 @@ def test_a_stored_score_replays_to_the_same_result():
     replayed = services.assessment_replay(assessment)
     assert replayed.total == assessment.total
     assert [c.points for c in replayed.components] == [c["points"] for c in assessment.components]
+
+
+def test_a_stale_override_is_refused_and_nothing_changes(manager):
+    case = factories.case()
+    seen = case.version
+    services.score_override(
+        case_id=case.pk,
+        total=40,
+        rationale="First look",
+        acting_user=manager,
+        expected_version=seen,
+    )
+    with pytest.raises(services.TriageError, match="Someone else changed this case"):
+        services.score_override(
+            case_id=case.pk,
+            total=90,
+            rationale="Second look",
+            acting_user=manager,
+            expected_version=seen,
+        )
+    case.refresh_from_db()
+    assert case.priority == 40
