@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
+from offers.models import ApiToken, Introducer, Introduction, Offer, OfferLine, Supplier
+from offers.tokens import api_tokens_revoke
 from vipcases.admin import ReadOnlyAdmin
 
 
@@ -55,3 +56,26 @@ class OfferAdmin(ReadOnlyAdmin):
     raw_id_fields = ["supplier", "created_by"]
     inlines = [OfferLineInline, IntroductionInline]
     show_full_result_count = False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Intake API tokens are made by `manage.py create_api_token` (which shows the token
+    once); here an admin sees them and revokes them, never edits or deletes them."""
+
+    list_display = ["name", "prefix", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["revoked_by"]
+    search_fields = ["name", "prefix"]
+    exclude = ["token_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        count = api_tokens_revoke(
+            token_ids=queryset.values_list("pk", flat=True), acting_user=request.user
+        )
+        self.message_user(request, f"{count} token{'s' if count != 1 else ''} revoked.")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("offers.change_apitoken")

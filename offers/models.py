@@ -62,6 +62,11 @@ class Offer(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The intake API token that created the offer (None for every other channel); a
+    # token may read only the cases of the offers it created.
+    api_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.PROTECT, related_name="offers"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -118,3 +123,89 @@ class Introduction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.introducer} introduced offer {self.offer_id}"
+
+
+class ApiToken(models.Model):
+    """One integration's credential for the intake API (offers/api.py).
+
+    Only a SHA-256 of the token is stored: the token itself is printed once by
+    `create_api_token` and cannot be recovered. `prefix` (the token's first characters,
+    not secret) finds the row; the hash is then compared in constant time. Written only
+    by offers/tokens.py; admins revoke tokens in the admin, never edit or delete them.
+    """
+
+    name = models.CharField(max_length=100, help_text="the integration, e.g. public webform")
+    prefix = models.CharField(max_length=16, unique=True)
+    token_hash = models.CharField("SHA-256 of the token", max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The answer to an intake request sent with an `Idempotency-Key`, so that a retry
+    with the same key and body gets the same answer and never a second offer."""
+
+    api_token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField("SHA-256 of the canonical request body", max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_token", "key"], name="idempotency_token_key_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.response_status})"
+
+
+class ImportUpload(models.Model):
+    """A spreadsheet a manager uploaded at /offers/import/, kept in the database so
+    that a worker on any machine can import it once the manager confirms."""
+
+    filename = models.CharField(max_length=255)
+    content = models.BinaryField()
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField(default=0)
+    offers = models.PositiveIntegerField(default=0)
+    already_imported = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[row, column, message], …")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    job = models.OneToOneField(
+        "vipcases.BackgroundJob",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="import_upload",
+    )
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_valid(self) -> bool:
+        return not self.errors

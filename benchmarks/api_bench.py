@@ -1,0 +1,202 @@
+"""The intake API under load: POST /api/offers/ through gunicorn on PostgreSQL and Redis.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vipcases REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python benchmarks/api_bench.py [--workers 3] [--connections 8] [--seconds 30]
+
+Needs `wrk` (Debian: apt-get install wrk). It works on a scratch database
+(vipcases_bench_api, dropped and made again) and Redis database 11 (flushed): gunicorn
+(sync workers, as in docker-compose.yml) on a free port of 127.0.0.1, DEBUG off; wrk on
+loopback sends the contract's example body, each request with a new external_ref and
+one of a few thousand suppliers, for a fixed time with a fixed number of connections.
+Tasks go to Redis (REDIS_URL set) and no worker runs, so the figure is the web tier's:
+validate, write the offer, lines, case and events in one transaction, queue triage.
+The rate limit stays on (counted in Redis) but is raised out of the way. Target
+(issue 7): 300 offers a second with no errors.
+"""
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks._setup import ROOT, django_on, log, scratch_database  # noqa: E402
+
+REDIS_DB = 11
+
+LUA = r"""
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("id", #threads)
+end
+
+function init(args)
+  run = args[1] or "run"
+end
+
+local template = '{"external_ref": "BENCH-%s-%d-%d", "channel": "webform", ' ..
+  '"received_at": "2020-04-23T10:20:58+01:00", ' ..
+  '"supplier": {"name": "Bench Medical Supplies %d Ltd", "company_number": "B%d%05d", ' ..
+  '"country": "GB", "incorporated_on": "2009-06-01", "ppe_trading_history": true}, ' ..
+  '"introducer": {"name": "A. Example", "role": "mp", "office": "Member for Somewhere", ' ..
+  '"relationship": "constituent business"}, ' ..
+  '"lines": [{"category": "ffp3_respirator", "description": "FFP3 respirator, head straps", ' ..
+  '"quantity": 2000000, "unit_price": "1.85", "currency": "GBP", ' ..
+  '"standards": ["EN 149:2001+A1:2009 FFP3"], "certificate": "CE 2797", ' ..
+  '"strap_type": "head", "sterile": false, "sterilisation_validation": null, ' ..
+  '"stock_location": "uk", "lead_time_days": 5}]}'
+
+request = function()
+  counter = counter + 1
+  local supplier = counter % 2000
+  local body = string.format(template, run, id, counter, supplier, id, supplier)
+  return wrk.format("POST", "/api/offers/", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN"),
+  }, body)
+end
+
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d seconds=%.2f p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f max_ms=%.1f non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+    summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.max / 1000,
+    summary.errors.status, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.timeout))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("gunicorn did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args()
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not redis_url.startswith("redis://"):
+        sys.exit("set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    redis_url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    os.environ["REDIS_URL"] = redis_url
+
+    database = scratch_database("vipcases_bench_api")
+    django_on(database)
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    from offers.models import Offer
+    from offers.tokens import api_token_create
+    from vipcases.models import Case
+
+    _, token = api_token_create(name="bench")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "benchmark-only-key",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "API_RATE_LIMIT_PER_MINUTE": "100000000",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_TOKEN": token,
+    }
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "vipcases.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={args.workers}",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        wait_for(port)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(LUA)
+        url = f"http://127.0.0.1:{port}"
+        log(f"gunicorn: {args.workers} sync workers on {url}; warming up for 5 s (not counted)")
+        subprocess.run(
+            ["wrk", "-t2", "-c4", "-d5s", "-s", script.name, url, "--", "warmup"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        before = Offer.objects.count()
+        log(f"wrk: {args.connections} connections, 2 threads, {args.seconds} s")
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{args.connections}",
+                f"-d{args.seconds}s",
+                "--timeout=10s",
+                "-s",
+                script.name,
+                url,
+                "--",
+                "run",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        os.unlink(script.name)
+        figures = dict(re.findall(r"(\w+)=([\d.]+)", re.search(r"RESULT .*", done.stdout).group(0)))
+        created = Offer.objects.count() - before
+        requests = int(figures["requests"])
+        errors = sum(int(figures[k]) for k in ("non2xx", "connect", "read", "write", "timeout"))
+        rate = requests / float(figures["seconds"])
+        log(
+            f"{requests:,} requests in {float(figures['seconds']):.1f} s = {rate:,.0f} requests/s; "
+            f"latency p50 {figures['p50_ms']} ms, p90 {figures['p90_ms']} ms, "
+            f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; errors {errors}"
+        )
+        log(
+            f"offers created during the run: {created:,} (cases in total: {Case.objects.count():,}); "
+            f"triage tasks waiting in Redis: {redis.Redis.from_url(redis_url).llen('celery'):,}"
+        )
+        print(
+            f"RESULT workers={args.workers} connections={args.connections} requests={requests} "
+            f"rps={rate:.0f} p50_ms={figures['p50_ms']} p99_ms={figures['p99_ms']} "
+            f"errors={errors} offers_created={created}"
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
