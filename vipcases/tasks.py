@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 )
 def job_run_task(self, job_id: int) -> None:
     """Run a background job to the end; resumes from its last committed batch."""
+    import offers.jobs  # noqa: F401 - registers the import job step
     import triage.jobs  # noqa: F401 - registers the triage job steps
 
     try:
