@@ -211,7 +211,8 @@ def backlog_charts(figures: dashboards.Backlog) -> dict:
             charts.LegendItem("breached", "Past SLA"),
             charts.LegendItem("within", "Within SLA"),
         ],
-        **HALF,
+        width=HALF["width"],
+        label_width=165,
     )
     decisions_chart = charts.bar_chart(
         title="Median time to decision by queue, in days",
@@ -232,7 +233,7 @@ def backlog_charts(figures: dashboards.Backlog) -> dict:
         ],
         fmt=_days,
         width=HALF["width"],
-        label_width=150,
+        label_width=175,
     )
     return {
         "queue_status": queue_status,

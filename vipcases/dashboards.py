@@ -55,7 +55,7 @@ AGE_LABELS = dict(AGE_CHOICES)
 DECISION_QUEUES = (Queue.TRIAGE, Queue.RAPID_RESPONSE, Queue.VIP, Queue.MP_INBOX, Queue.CLOSED)
 # How a decision queue reads on the page: routing to "closed" is a decision by the rules.
 DECISION_QUEUE_LABELS = {
-    Queue.TRIAGE: "Closed in triage, never routed",
+    Queue.TRIAGE: "Closed before routing",
     Queue.RAPID_RESPONSE: "Rapid Response",
     Queue.VIP: "VIP",
     Queue.MP_INBOX: "MP inbox",
