@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from vipcases.models import Case, CaseEvent, Handover, MPEnquiry
+from vipcases.models import Case, CaseEvent, ExportRecord, Handover, MPEnquiry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,3 +53,13 @@ class MPEnquiryAdmin(ReadOnlyAdmin):
     list_display = ["case", "mp_name", "status", "received_at", "replied_at"]
     list_filter = ["status"]
     raw_id_fields = ["case", "recorded_by"]
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(ReadOnlyAdmin):
+    """Who exported what: evidence, like the case timeline."""
+
+    list_display = ["exported_at", "exported_by", "kind", "row_count", "query"]
+    list_filter = ["kind"]
+    list_select_related = ["exported_by"]
+    show_full_result_count = False
