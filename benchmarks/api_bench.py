@@ -1,7 +1,7 @@
 """The intake API under load: POST /api/offers/ through gunicorn on PostgreSQL and Redis.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/vipcases REDIS_URL=redis://127.0.0.1:6379/0 \
-        .venv/bin/python benchmarks/api_bench.py [--workers 3] [--connections 8] [--seconds 30]
+        .venv/bin/python benchmarks/api_bench.py [--workers 4] [--connections 8] [--seconds 30]
 
 Needs `wrk` (Debian: apt-get install wrk). It works on a scratch database
 (vipcases_bench_api, dropped and made again) and Redis database 11 (flushed): gunicorn
@@ -95,7 +95,7 @@ def wait_for(port: int, timeout: float = 30) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
@@ -188,10 +188,35 @@ def main() -> None:
             f"offers created during the run: {created:,} (cases in total: {Case.objects.count():,}); "
             f"triage tasks waiting in Redis: {redis.Redis.from_url(redis_url).llen('celery'):,}"
         )
+        case_id = Case.objects.order_by("pk").values_list("pk", flat=True).first()
+        read = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{args.connections}",
+                "-d10s",
+                "--latency",
+                "-H",
+                f"Authorization: Bearer {token}",
+                f"{url}/api/cases/{case_id}/",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        read_rate = float(re.search(r"Requests/sec:\s+([\d.]+)", read.stdout).group(1))
+        read_p99 = re.search(r"99%\s+(\S+)", read.stdout).group(1)
+        read_errors = re.search(r"Non-2xx or 3xx responses: (\d+)", read.stdout)
+        log(
+            f"for comparison, GET /api/cases/{case_id}/ (10 s, same connections): "
+            f"{read_rate:,.0f} requests/s, p99 {read_p99}, "
+            f"non-2xx {read_errors.group(1) if read_errors else 0}"
+        )
         print(
             f"RESULT workers={args.workers} connections={args.connections} requests={requests} "
             f"rps={rate:.0f} p50_ms={figures['p50_ms']} p99_ms={figures['p99_ms']} "
-            f"errors={errors} offers_created={created}"
+            f"errors={errors} offers_created={created} get_rps={read_rate:.0f}"
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
