@@ -17,6 +17,7 @@ def navigation(request):
         if access.is_caseworker(user):
             items.append(("New referral", "/offers/new/"))
         if access.is_manager(user):
+            items.append(("Import", "/offers/import/"))
             items.append(("Dashboard", "/dashboard/"))
             items.append(("Settings", "/settings/"))
         items = [
