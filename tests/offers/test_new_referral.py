@@ -306,3 +306,9 @@ def test_the_service_leaves_no_supplier_behind_when_a_line_is_invalid(caseworker
             lines=[factories.line(quantity=0)],
         )
     assert not Supplier.objects.filter(name="Half Saved Ltd").exists()
+
+
+def test_it_shows_no_template_comments_as_text(client_for, caseworker):
+    page = client_for(caseworker).get("/offers/new/").text
+    assert "{#" not in page
+    assert "#}" not in page
