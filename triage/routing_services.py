@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.mail import send_mass_mail
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 
 from offers.models import Introduction, OfferLine
@@ -179,23 +179,30 @@ def _decision_values(decision: routing.RoutingDecision, policy: RoutingPolicy, n
 
 
 def _mp_enquiries_about_existing_offers(cases: list[Case]) -> set[int]:
-    """MP-enquiry cases whose supplier already had an earlier case for a category they offer."""
+    """MP-enquiry cases whose supplier already had an earlier case (not itself an MP
+    enquiry) for a category they offer. Two queries for the whole batch."""
     if not cases:
         return set()
+    offered = {
+        (row["offer_id"], row["category"])
+        for row in OfferLine.objects.filter(offer_id__in=[c.offer_id for c in cases]).values(
+            "offer_id", "category"
+        )
+    }
+    earliest: dict[tuple[int, str], int] = {}
+    for row in (
+        Case.objects.filter(offer__supplier_id__in={c.offer.supplier_id for c in cases})
+        .exclude(offer__channel=Channel.MP_ENQUIRY)
+        .values("offer__supplier_id", "offer__lines__category")
+        .annotate(first=Min("pk"))
+    ):
+        earliest[(row["offer__supplier_id"], row["offer__lines__category"])] = row["first"]
     found = set()
     for case in cases:
-        categories = OfferLine.objects.filter(offer_id=case.offer_id).values("category")
-        earlier = (
-            Case.objects.filter(
-                offer__supplier_id=case.offer.supplier_id,
-                pk__lt=case.pk,
-                offer__lines__category__in=categories,
-            )
-            .exclude(offer__channel=Channel.MP_ENQUIRY)
-            .exists()
-        )
-        if earlier:
-            found.add(case.pk)
+        for offer_id, category in offered:
+            first = earliest.get((case.offer.supplier_id, category))
+            if offer_id == case.offer_id and first is not None and first < case.pk:
+                found.add(case.pk)
     return found
 
 

@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from vipcases.codes import Outcome, Queue, Status
-from vipcases.services import caseworkers
+from vipcases.selectors import caseworkers
 
 
 def field_anchor(bound_field) -> str:

@@ -6,12 +6,13 @@ Every selector restricts to what the user's role may see, so a case outside it i
 
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
 
 from offers.models import Introduction, OfferLine
 from triage.models import TriageAssessment
-from vipcases import access, keyset, services
+from vipcases import access, keyset
 from vipcases.codes import Queue
 from vipcases.filters import PAGE_SIZE, SORTS, CaseFilter, ListQuery
 from vipcases.models import Case, CaseEvent, MPEnquiry, SavedFilter
@@ -133,9 +134,19 @@ def _case_rows_describe(rows: list[Case]) -> None:
         )
 
 
+def caseworkers():
+    """Users who can own cases: active caseworkers and managers, by username."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[access.CASEWORKER, access.MANAGER])
+        .distinct()
+        .order_by("username")
+    )
+
+
 def case_owners() -> list:
     """The people who may own cases, for the owner filter and the assignment menu."""
-    return list(services.caseworkers().only("pk", "username", "first_name", "last_name"))
+    return list(caseworkers().only("pk", "username", "first_name", "last_name"))
 
 
 def case_ids_visible_to(user, case_ids) -> set[int]:
@@ -199,6 +210,3 @@ def broker_status() -> str:
         return "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means unreachable
         return f"unavailable: {type(exc).__name__}"
-
-
-__all__ = ["Prefetch"]

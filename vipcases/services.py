@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vipcases import access, workflow
-from vipcases.codes import EnquiryStatus, EventKind, Outcome, Queue, Status
+from vipcases.codes import EnquiryStatus, EventKind, Queue, Status
 from vipcases.filters import ListQuery
 from vipcases.models import Case, CaseEvent, Handover, MPEnquiry, SavedFilter
 
@@ -391,33 +391,6 @@ def enquiry_reply(*, enquiry_id: int, acting_user, reply: str, close: bool = Fal
         data={"enquiry_id": enquiry.pk, "mp_name": enquiry.mp_name},
     )
     return enquiry
-
-
-def caseworkers():
-    """Users who can own cases (for assignment menus)."""
-    return (
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[access.CASEWORKER, access.MANAGER])
-        .distinct()
-        .order_by("username")
-    )
-
-
-__all__ = [
-    "CaseError",
-    "CaseConflict",
-    "Outcome",
-    "case_open",
-    "case_claim",
-    "case_assign",
-    "case_change_status",
-    "case_add_note",
-    "case_move",
-    "case_hand_over",
-    "case_record_chaser",
-    "enquiry_record",
-    "enquiry_reply",
-]
 
 
 SLA_BATCH_SIZE = 1000
