@@ -7,9 +7,11 @@ process with one line naming the variable, never a traceback.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -66,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_filters",
+    "axes",
+    "csp",
     "vipcases",
     "offers",
     "triage",
@@ -74,13 +78,19 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything below, so error pages and the lockout page carry the policy too.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "vipcases.security.SessionLimitMiddleware",
+    "vipcases.security.AccessDeniedLogMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vipcases.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vipcases.urls"
@@ -129,6 +139,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# AxesStandaloneBackend refuses a locked-out username before ModelBackend checks the
+# password; it needs the request, which Django's sign-in form passes to authenticate().
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "case_list"
@@ -215,23 +231,106 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vipcases@example.gov.uk")
 
 # --- Security -----------------------------------------------------------------
+# README "Security" lists these measures; `manage.py check --deploy` passes with no
+# warning when DEBUG is off (tests/vipcases/test_security.py runs it).
+
+# HTTPS. Production (DEBUG off) redirects http to https and tells browsers, through
+# HSTS, to use nothing else; development serves plain http on 127.0.0.1.
+# BEHIND_PROXY: the app sits behind one reverse proxy or load balancer that ends TLS,
+# sets X-Forwarded-Proto and appends the client's address to X-Forwarded-For. Only then
+# are those headers believed: anywhere else a client could forge them.
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# The container health check calls http://127.0.0.1:8000/health/ from inside.
+SECURE_REDIRECT_EXEMPT = [r"^health/$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# gov.uk is on the browsers' HSTS preload list already; set false on a domain that is not
+# ready to be https-only for good.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 12 * 60 * 60
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Content Security Policy (django-csp): nothing inline, nothing from another origin.
+# Templates load static/js/app.js and style sheets only; tests/browser checks that no
+# page breaks the policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# Sessions end after SESSION_IDLE_MINUTES without a request (the cookie and the stored
+# session both expire; every request pushes the expiry on) and SESSION_MAX_HOURS after
+# sign-in whatever the activity (vipcases.security.SessionLimitMiddleware).
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
+if SESSION_IDLE_MINUTES < 1 or SESSION_MAX_HOURS < 1:
+    _fail("SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be at least 1")
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_MAX_AGE_SECONDS = SESSION_MAX_HOURS * 60 * 60
+
+# Sign-in lockout (django-axes): SIGN_IN_FAILURE_LIMIT wrong passwords for one username
+# lock that username for SIGN_IN_LOCKOUT_MINUTES, counted from the last failure before
+# the lock; tries during the lock neither count nor extend it. Locked by username only,
+# never by address: staff share office, VPN and proxy addresses, and one mistyping
+# colleague must not lock out a whole team. Why: docs/adr/0006-sign-in-lockout-*.md.
+AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_LOCKOUT_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME < timedelta(minutes=1):
+    _fail("SIGN_IN_FAILURE_LIMIT and SIGN_IN_LOCKOUT_MINUTES must be at least 1")
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "vipcases.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "vipcases.security.client_ip"
+AXES_VERBOSE = False  # vipcases.security logs each sign-in event; no start-up banner
+# axes.W006 warns when the lockout leaves out the address, because a lock keyed on
+# user agent or cookie alone can be dodged by changing them. Ours is keyed on the
+# username alone, which counts every failure for that username from any address and any
+# browser; tests/vipcases/test_security.py proves a change of address does not help.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # --- Service ------------------------------------------------------------------
 SERVICE_NAME = "PPE offers casework"
 
+# Everything goes to stderr. vipcases.security (sign-ins, failures, lockouts, sign-outs,
+# expired sessions, refused pages) is always logged at INFO, whatever LOG_LEVEL says,
+# one line per event with its time.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "security": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "security": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "security",
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        "vipcases.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
+    },
 }
