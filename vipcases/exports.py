@@ -356,7 +356,8 @@ def ocds_release_package(
         "version": OCDS_VERSION,
         "publishedDate": _iso(published),
         "publisher": {"name": BUYER["name"]},
-        "publicationPolicy": "Contracts awarded to PPE offers handled by the casework service.",
+        # No publicationPolicy: OCDS wants the URL of a published policy document (format
+        # "uri"), and the service has none to point at; a sentence there is invalid.
         "releases": [ocds_release(case) for case in rows],
     }
 
