@@ -26,6 +26,7 @@ from triage import scoring
 from triage.models import ClinicalNeed, TriageAssessment
 from vipcases.bulk import update_in_groups
 from vipcases.codes import GBP_RATES, EventKind, Status
+from vipcases.events import event_append, events_append
 from vipcases.models import Case, CaseEvent
 
 BATCH_SIZE = 500
@@ -216,7 +217,7 @@ def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> Batch
     )
     for event, assessment in zip(events, new_assessments, strict=True):
         event.data["assessment_id"] = assessment.pk
-    CaseEvent.objects.bulk_create(events)
+    events_append(events)
     return outcome
 
 
@@ -271,15 +272,17 @@ def score_override(
     case.priority = total
     case.version += 1
     case.save(update_fields=["priority", "version", "updated_at"])
-    CaseEvent.objects.create(
-        case=case,
-        kind=EventKind.SCORE_OVERRIDDEN,
-        actor=acting_user,
-        from_value=str(previous),
-        to_value=str(total),
-        rationale=rationale,
-        data={"automatic_total": automatic.automatic_total, "assessment_id": override.pk},
-        created_at=now,
+    event_append(
+        CaseEvent(
+            case=case,
+            kind=EventKind.SCORE_OVERRIDDEN,
+            actor=acting_user,
+            from_value=str(previous),
+            to_value=str(total),
+            rationale=rationale,
+            data={"automatic_total": automatic.automatic_total, "assessment_id": override.pk},
+            created_at=now,
+        )
     )
     return override
 

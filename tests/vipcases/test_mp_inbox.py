@@ -12,6 +12,7 @@ from django.utils import timezone
 from tests import factories
 from vipcases import mp_inbox_views, services
 from vipcases.codes import EnquiryStatus, EventKind, Queue, Status
+from vipcases.demo import clock_at
 from vipcases.models import Case, CaseEvent, MPEnquiry
 
 pytestmark = pytest.mark.django_db
@@ -93,10 +94,9 @@ def test_only_the_mp_inbox_team_and_managers_may_use_it(
 def test_it_lists_handed_over_cases_newest_first_with_reason_and_last_update(
     client_for, caseworker, mp_inbox_officer
 ):
-    older = handed_over(caseworker, reason="Introduced by an MP; tracking only.", name="Older Ltd")
-    CaseEvent.objects.filter(case=older, kind=EventKind.HANDED_OVER).update(
-        created_at=timezone.now() - timedelta(days=3)
-    )
+    # Case events cannot be changed afterwards: hand the older case over three days ago.
+    with clock_at(timezone.now() - timedelta(days=3)):
+        handed_over(caseworker, reason="Introduced by an MP; tracking only.", name="Older Ltd")
     newer = handed_over(caseworker, reason="Minister's office asks for news.", name="Newer Ltd")
     in_queue(Queue.VIP, name="Elsewhere Ltd")
     page = client_for(mp_inbox_officer).get(INBOX).text

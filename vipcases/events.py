@@ -1,0 +1,304 @@
+"""Case events: appended, chained by hash, never changed.
+
+Guarantees:
+- append-only: database triggers (migration 0006_event_chain) refuse every UPDATE and
+  DELETE of a case event, through the ORM or raw SQL, on PostgreSQL and SQLite;
+- tamper-evident: each event stores `prev_hash`, the `hash` of the event before it on
+  the same case ("" for a case's first event), and its own `hash`, the SHA-256 of a
+  canonical JSON of its content and `prev_hash` (`event_hash`). Changing, removing or
+  inserting an event breaks the chain, and `manage.py verify_events` says where;
+- one writer: `events_append` (and `event_append` for one) is the only code that creates
+  events; a check constraint refuses an event saved without its hash;
+- no forks: a case's events form one chain in id order. Callers append while holding
+  the case's row lock (select_for_update) or for a case created in the same transaction,
+  so appends to one case are serialised. Were two appends ever to race, the unique
+  constraint on (case, prev_hash) refuses the second with an IntegrityError rather than
+  storing a fork.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection as default_connection
+from django.db.models import Max
+from django.utils import timezone
+
+from vipcases.models import CaseEvent
+
+# Every meaningful column of an event, in the names `.values()` returns. The id is not
+# among them: it is given by the database after the hash is computed. A new column that
+# matters must be added here, and to the hash, behind a version marker for old events.
+HASHED_FIELDS = (
+    "case_id",
+    "kind",
+    "actor_id",
+    "created_at",
+    "from_value",
+    "to_value",
+    "rationale",
+    "restricted",
+    "data",
+)
+
+# The triggers migration 0006_event_chain installs, by database vendor.
+APPEND_ONLY_TRIGGERS = {
+    "postgresql": ("caseevent_append_only",),
+    "sqlite": ("caseevent_no_update", "caseevent_no_delete"),
+}
+
+# Case ids per query when looking up the last hash of each case.
+LOOKUP_CHUNK = 5_000
+
+
+# --- the hash -----------------------------------------------------------------------------
+
+
+def _canonical(value):
+    """The JSON value as it reads back from the database: PostgreSQL's jsonb writes a
+    float like 1e16 as the integer 10000000000000000, so integral floats hash as integers."""
+    if isinstance(value, dict):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _utc_iso(moment: datetime) -> str:
+    if timezone.is_naive(moment):
+        raise ValueError(f"a case event needs an aware datetime, not {moment!r}")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def event_hash(
+    *,
+    case_id: int,
+    kind: str,
+    actor_id: int | None,
+    created_at: datetime,
+    from_value: str,
+    to_value: str,
+    rationale: str,
+    restricted: bool,
+    data: dict,
+    prev_hash: str,
+) -> str:
+    """SHA-256 (hex) of the event's content and the hash of the event before it."""
+    document = {
+        "case": case_id,
+        "kind": str(kind),
+        "actor": actor_id,
+        "created_at": _utc_iso(created_at),
+        "from": from_value,
+        "to": to_value,
+        "rationale": rationale,
+        "restricted": bool(restricted),
+        "data": _canonical(data),
+        "prev": prev_hash,
+    }
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+# --- appending ------------------------------------------------------------------------------
+
+
+def _normalise(event: CaseEvent) -> None:
+    """Give the event the values it will read back with, so that the hash covers what is
+    saved: strings as strings, the payload as it round-trips through JSON."""
+    if event.case_id is None:
+        raise ValueError("a case event needs a saved case")
+    event.kind = str(event.kind)
+    event.from_value = "" if event.from_value is None else str(event.from_value)
+    event.to_value = "" if event.to_value is None else str(event.to_value)
+    event.rationale = "" if event.rationale is None else str(event.rationale)
+    event.restricted = bool(event.restricted)
+    event.data = json.loads(json.dumps(event.data or {}))
+    if event.created_at is None:
+        event.created_at = timezone.now()
+    _utc_iso(event.created_at)  # refuses a naive datetime
+
+
+def latest_hashes(case_ids: Iterable[int]) -> dict[int, str]:
+    """The hash of the last event (highest id) of each case that has one: one query per
+    LOOKUP_CHUNK cases."""
+    ids = sorted(set(case_ids))
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        last = (
+            CaseEvent.objects.filter(case_id__in=chunk)
+            .order_by()
+            .values("case_id")
+            .annotate(last=Max("id"))
+            .values("last")
+        )
+        found.update(
+            CaseEvent.objects.filter(id__in=last).order_by().values_list("case_id", "hash")
+        )
+    return found
+
+
+def events_append(
+    events: list[CaseEvent], *, new_cases: bool = False, batch_size: int | None = None
+) -> list[CaseEvent]:
+    """Chain and save the events, in list order (several events of one case chain to
+    each other), with one query for the cases' last hashes and bulk inserts.
+
+    Call it inside the transaction that holds the cases' row locks. `new_cases=True`
+    says the cases were created in this transaction and have no events yet, which saves
+    the look-up; if that is wrong, the database refuses the second first event.
+    Returns the events, saved, with their ids."""
+    if not events:
+        return events
+    for event in events:
+        _normalise(event)
+    tips = {} if new_cases else latest_hashes(event.case_id for event in events)
+    for event in events:
+        event.prev_hash = tips.get(event.case_id, "")
+        event.hash = event_hash(
+            **{name: getattr(event, name) for name in HASHED_FIELDS}, prev_hash=event.prev_hash
+        )
+        tips[event.case_id] = event.hash
+    return CaseEvent.objects.bulk_create(events, batch_size=batch_size)
+
+
+def event_append(event: CaseEvent, *, new_case: bool = False) -> CaseEvent:
+    """Chain and save one event (see events_append)."""
+    return events_append([event], new_cases=new_case)[0]
+
+
+# --- verifying -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    case_id: int
+    event_id: int
+    problem: str
+    expected: str
+    found: str
+
+    def __str__(self) -> str:
+        return (
+            f"case {self.case_id} (PPE-{self.case_id:06d}), event {self.event_id}: "
+            f"{self.problem} (expected {self.expected or '(empty)'}, "
+            f"found {self.found or '(empty)'})"
+        )
+
+
+CONTENT_CHANGED = "its content does not match its hash: it was changed after it was written"
+LINK_BROKEN = (
+    "its prev_hash is not the hash of the event before it: an event before it "
+    "was removed, inserted or rewritten"
+)
+
+
+def event_rows(*, case_id: int | None = None, chunk_size: int = 2_000) -> Iterator[dict]:
+    """Every event (or one case's), as the values the hash covers, in chain order
+    (case, then id), streamed."""
+    rows = CaseEvent.objects.order_by("case_id", "id")
+    if case_id is not None:
+        rows = rows.filter(case_id=case_id)
+    return rows.values("id", "prev_hash", "hash", *HASHED_FIELDS).iterator(chunk_size=chunk_size)
+
+
+@dataclass
+class ChainCheck:
+    """Recomputes chains from rows in chain order (event_rows): feed each row, collect
+    the breaks it returns, then call finish()."""
+
+    cases: int = 0
+    events: int = 0
+    breaks: int = 0
+    _case_id: int | None = None
+    _last_hash: str = ""
+    _heads: object = field(default_factory=hashlib.sha256, repr=False)
+
+    def feed(self, row: dict) -> list[ChainBreak]:
+        if row["case_id"] != self._case_id:
+            self._close_case()
+            self._case_id, self._last_hash = row["case_id"], ""
+            self.cases += 1
+        self.events += 1
+        found = []
+        if row["prev_hash"] != self._last_hash:
+            found.append(
+                ChainBreak(
+                    row["case_id"], row["id"], LINK_BROKEN, self._last_hash, row["prev_hash"]
+                )
+            )
+        expected = event_hash(
+            **{name: row[name] for name in HASHED_FIELDS}, prev_hash=row["prev_hash"]
+        )
+        if row["hash"] != expected:
+            found.append(
+                ChainBreak(row["case_id"], row["id"], CONTENT_CHANGED, expected, row["hash"])
+            )
+        self._last_hash = row["hash"]
+        self.breaks += len(found)
+        return found
+
+    def _close_case(self) -> None:
+        if self._case_id is not None:
+            self._heads.update(f"{self._case_id}:{self._last_hash}\n".encode("ascii"))
+
+    def finish(self) -> str:
+        """The digest of every chain's head (case id and last hash). Recorded outside the
+        database, it shows later whether the ends of the chains were cut or rewritten,
+        which a chain alone cannot show."""
+        self._close_case()
+        self._case_id = None
+        return self._heads.hexdigest()
+
+
+# --- the triggers ----------------------------------------------------------------------------
+
+
+def append_only_triggers_missing(connection=default_connection) -> list[str]:
+    """The append-only triggers that are missing or disabled on this database."""
+    wanted = APPEND_ONLY_TRIGGERS.get(connection.vendor, ())
+    table = CaseEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass "
+                "AND NOT tgisinternal AND tgenabled <> 'D'",
+                [table],
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+        else:
+            return []
+        present = {name for (name,) in cursor.fetchall()}
+    return [name for name in wanted if name not in present]
+
+
+@contextmanager
+def sqlite_triggers_lifted(connection) -> Iterator[None]:
+    """Drop the case-event triggers for the block and put them back after it (SQLite).
+
+    For `manage.py flush` only: on SQLite it empties tables with DELETE, which the
+    triggers refuse, where PostgreSQL uses TRUNCATE, which row triggers do not see."""
+    table = CaseEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s",
+            [table],
+        )
+        triggers = cursor.fetchall()
+        for name, _ in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for _, sql in triggers:
+                cursor.execute(sql)
