@@ -23,7 +23,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
@@ -32,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from offers.intake import intake_validate
 from offers.models import IdempotencyRecord
-from offers.services import intake_offer_create
+from offers.services import case_for_external_ref, intake_offer_record
 from offers.tokens import api_token_authenticate
 from triage.models import TriageAssessment
 from vipcases.models import Case
@@ -215,46 +214,59 @@ def offers_create(request):
 
     try:
         with transaction.atomic():
+            case = intake_offer_record(acting_user=None, intake=intake, api_token=token)
+            answer = _created_body(case)
             if key:
-                # Taken first: a second request with the same key waits here on the unique
-                # index until this one commits, then replays its answer.
-                record = IdempotencyRecord.objects.create(
+                # Last, so the unique index on (token, key) makes a second request with
+                # the same key wait here until this one commits, then fail and replay.
+                IdempotencyRecord.objects.create(
                     api_token=token,
                     key=key,
                     request_hash=request_hash,
-                    response_status=0,
-                    response_body={},
+                    response_status=201,
+                    response_body=answer,
                 )
-            case, created = intake_offer_create(acting_user=None, intake=intake, api_token=token)
-            if not created and case.offer.api_token_id != token.pk:
-                # Someone else's offer: this token may not see its case.
-                transaction.set_rollback(True)
-                return _error(
-                    409,
-                    "conflict",
-                    "This external_ref belongs to an offer this token did not send.",
-                    errors=[("external_ref", "Already used by another integration or an import.")],
-                )
-            status = 201 if created else 200
-            answer = _created_body(case)
-            if key:
-                record.response_status = status
-                record.response_body = answer
-                record.save(update_fields=["response_status", "response_body"])
     except IntegrityError:
-        record = IdempotencyRecord.objects.filter(api_token=token, key=key).first() if key else None
-        if record is None:
-            raise
-        return _replay(record, request_hash)
-    except ValidationError as exc:
-        errors = [
-            (name, message)
-            for name, messages in getattr(exc, "message_dict", {"": exc.messages}).items()
-            for message in messages
-        ]
-        return _error(400, "invalid", "The request has errors; nothing was saved.", errors=errors)
-    headers = {"Location": answer["url"]} if created else None
-    return JsonResponse(answer, status=status, headers=headers)
+        # The key or the external_ref was recorded by an earlier (or simultaneous)
+        # request; this transaction wrote nothing.
+        return _answer_existing(token, key, request_hash, intake.external_ref)
+    return JsonResponse(answer, status=201, headers={"Location": answer["url"]})
+
+
+def _answer_existing(token, key, request_hash: str, external_ref: str | None) -> JsonResponse:
+    """The answer to a request that found its offer already recorded: the earlier answer
+    for a repeated Idempotency-Key, else 200 with the case of a repeated external_ref
+    (409 if another integration sent it), remembered under the key if there is one."""
+    if key:
+        record = IdempotencyRecord.objects.filter(api_token=token, key=key).first()
+        if record is not None:
+            return _replay(record, request_hash)
+    case = case_for_external_ref(external_ref) if external_ref else None
+    if case is None:
+        raise RuntimeError("intake refused by the database for a reason other than a repeat")
+    if case.offer.api_token_id != token.pk:
+        # Someone else's offer: this token may not see its case.
+        return _error(
+            409,
+            "conflict",
+            "This external_ref belongs to an offer this token did not send.",
+            errors=[("external_ref", "Already used by another integration or an import.")],
+        )
+    answer = _created_body(case)
+    if key:
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(
+                    api_token=token,
+                    key=key,
+                    request_hash=request_hash,
+                    response_status=200,
+                    response_body=answer,
+                )
+        except IntegrityError:
+            record = IdempotencyRecord.objects.get(api_token=token, key=key)
+            return _replay(record, request_hash)
+    return JsonResponse(answer, status=200)
 
 
 def _owner(case) -> str | None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.money import offer_value_gbp
 from triage.tasks import case_score_task
-from vipcases.codes import GBP_RATES, EventKind, Status
+from vipcases.codes import GBP_RATES, EventKind, Status, lead_introducer_role
 from vipcases.queueing import enqueue_on_commit
 from vipcases.services import case_event_record, case_open
 
@@ -114,10 +114,12 @@ def offer_create(
     OfferLine.objects.bulk_create(line_rows)
     offer.value_gbp = offer_value_gbp(line_rows)
     offer.save(update_fields=["value_gbp"])
+    roles = []
     for intro in introductions:
         introducer = intro.introducer or introducer_find_or_create(
             name=intro.name, role=intro.role, office=intro.office
         )
+        roles.append(introducer.role)
         row = Introduction(
             offer=offer,
             introducer=introducer,
@@ -128,7 +130,9 @@ def offer_create(
         )
         _clean(row, exclude=["offer", "introducer", "recorded_by"])
         row.save()
-    case = case_open(offer=offer, acting_user=acting_user)
+    case = case_open(
+        offer=offer, acting_user=acting_user, lead_introducer_role=lead_introducer_role(roles)
+    )
     duplicates = possible_duplicate_case_ids(
         supplier_id=supplier.pk,
         categories={line.category for line in lines},
@@ -194,22 +198,8 @@ def possible_duplicate_case_ids(
 # Both validate with offers/intake.py first; these services write what it accepted.
 
 
-def supplier_find_or_create(*, acting_user, supplier) -> Supplier:
-    """The supplier an intake names: found by Companies House number when one is given,
-    else by exact legal name and country; created when none matches. An existing
-    supplier's recorded facts are never changed by intake (they feed the score and
-    change only through services that re-score). `supplier` is an intake.SupplierInput."""
-    if supplier.company_number:
-        found = Supplier.objects.filter(company_number=supplier.company_number)
-    else:
-        found = Supplier.objects.filter(name=supplier.name, country=supplier.country)
-    existing = found.order_by("pk").first()
-    if existing is not None:
-        return existing
-    return supplier_create(acting_user=acting_user, **asdict(supplier))
-
-
-def _case_for_external_ref(external_ref: str):
+def case_for_external_ref(external_ref: str):
+    """The case of the offer recorded under `external_ref`, or None."""
     from vipcases.models import Case
 
     # A plain look-up on the unique index first: most references are new.
@@ -221,36 +211,31 @@ def _case_for_external_ref(external_ref: str):
     return Case.objects.select_related("offer").get(offer_id=offer_id)
 
 
+def intake_offer_record(*, acting_user, intake, api_token=None):
+    """Write one validated offer (an intake.OfferIntake) in the caller's transaction,
+    with the rows and queries of the bulk import (intakes_write): about ten statements,
+    no savepoints. Raises IntegrityError when `external_ref` is already recorded (the
+    unique index decides, even against a request running at the same moment); the
+    caller's transaction is then unusable and the caller looks the offer up afresh.
+    Triage is enqueued on commit. Returns the Case."""
+    cases = intakes_write(acting_user=acting_user, intakes=[intake], api_token=api_token)
+    enqueue_on_commit(case_score_task, cases[0].pk)
+    return cases[0]
+
+
 def intake_offer_create(*, acting_user, intake, api_token=None):
     """Record one validated offer (an intake.OfferIntake) from the API or an import.
 
     Atomic: the supplier (found or created) and the offer are saved together or not at
-    all, through offer_create (case opened, duplicates linked, triage enqueued on
-    commit). Idempotent on `external_ref`: an offer already recorded under the same
-    reference, even by a request running at the same moment, is answered with its case
-    and nothing is written. Returns (case, created)."""
-    if intake.external_ref:
-        existing = _case_for_external_ref(intake.external_ref)
-        if existing is not None:
-            return existing, False
+    all (case opened, duplicates linked, triage enqueued on commit). Idempotent on
+    `external_ref`: an offer already recorded under the same reference, even by a
+    request running at the same moment, is answered with its case and nothing is
+    written. Returns (case, created)."""
     try:
         with transaction.atomic():
-            supplier = supplier_find_or_create(acting_user=acting_user, supplier=intake.supplier)
-            case = offer_create(
-                acting_user=acting_user,
-                supplier=supplier,
-                channel=intake.channel,
-                received_at=intake.received_at,
-                lines=intake.lines,
-                introductions=intake.introductions,
-                external_ref=intake.external_ref,
-                summary=intake.summary,
-                api_token=api_token,
-            )
-    except (IntegrityError, ValidationError):
-        # Another request recorded the same external_ref between the look-up and the
-        # insert (the unique index, or offer_create's own check, refused this one).
-        existing = _case_for_external_ref(intake.external_ref) if intake.external_ref else None
+            case = intake_offer_record(acting_user=acting_user, intake=intake, api_token=api_token)
+    except IntegrityError:
+        existing = case_for_external_ref(intake.external_ref) if intake.external_ref else None
         if existing is None:
             raise
         return existing, False
@@ -280,18 +265,21 @@ def _suppliers_for(intakes) -> dict:
     wanted = _first_by_key((i.supplier for i in intakes), key)
     numbers = [k[1] for k in wanted if k[0] == "number"]
     names = {k[1] for k in wanted if k[0] == "name"}
-    found = _first_by_key(
-        Supplier.objects.filter(company_number__in=numbers).order_by("pk"),
-        lambda s: ("number", s.company_number),
-    )
-    found.update(
-        (k, s)
-        for k, s in _first_by_key(
-            Supplier.objects.filter(name__in=names).order_by("pk"),
-            lambda s: ("name", s.name, s.country),
-        ).items()
-        if k in wanted
-    )
+    found = {}
+    if numbers:
+        found = _first_by_key(
+            Supplier.objects.filter(company_number__in=numbers).order_by("pk"),
+            lambda s: ("number", s.company_number),
+        )
+    if names:
+        found.update(
+            (k, s)
+            for k, s in _first_by_key(
+                Supplier.objects.filter(name__in=names).order_by("pk"),
+                lambda s: ("name", s.name, s.country),
+            ).items()
+            if k in wanted
+        )
     missing = [k for k in wanted if k not in found]
     created = Supplier.objects.bulk_create([Supplier(**asdict(wanted[k])) for k in missing])
     found.update(zip(missing, created, strict=True))
@@ -301,6 +289,8 @@ def _suppliers_for(intakes) -> dict:
 def _introducers_for(intakes) -> dict:
     """(name, role, office) -> Introducer, creating the missing ones in bulk."""
     wanted = {(i.name, i.role, i.office) for intake in intakes for i in intake.introductions}
+    if not wanted:
+        return {}
     found = _first_by_key(
         Introducer.objects.filter(name__in={k[0] for k in wanted}).order_by("pk"),
         lambda r: (r.name, r.role, r.office),
@@ -315,18 +305,13 @@ def _introducers_for(intakes) -> dict:
 
 @transaction.atomic
 def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
-    """Record many validated offers (intake.OfferIntake, external_ref required) at once:
-    the same rows offer_create writes (suppliers found or created, offers, lines,
-    introductions, cases in triage, `created` events, `duplicate_linked` events for
-    open cases of the same supplier and category), with a fixed number of queries.
+    """Record many validated offers (intake.OfferIntake, external_ref required) at once
+    (intakes_write), skipping those already recorded.
 
     Atomic for the batch. Idempotent: an offer whose external_ref is already recorded
     is skipped, so a batch can be run again after a crash. It does not run triage: the
     caller scores and routes the new cases (triage.services.cases_triage) after its
     transaction commits, and the triage sweep finds any it misses."""
-    from vipcases.codes import Queue
-    from vipcases.models import Case, CaseEvent
-
     outcome = ImportOutcome()
     recorded = set(
         Offer.objects.filter(external_ref__in=[i.external_ref for i in intakes]).values_list(
@@ -344,6 +329,24 @@ def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
             fresh.append(intake)
     if not fresh:
         return outcome
+    cases = intakes_write(acting_user=acting_user, intakes=fresh)
+    outcome.created_case_ids = [case.pk for case in cases]
+    outcome.duplicates_linked = sum(1 for case in cases if case.duplicates_linked)
+    return outcome
+
+
+def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
+    """Write validated offers (intake.OfferIntake) in the caller's transaction: the
+    same rows offer_create writes (suppliers found or created, offers, lines,
+    introductions, cases in triage, `created` events, `duplicate_linked` events for
+    open cases of the same supplier and category), with a fixed number of queries
+    whatever the number of offers. Returns the new cases, in order; each carries
+    `duplicates_linked` (True when a duplicate_linked event was written)."""
+    from vipcases.codes import Queue
+    from vipcases.events import events_append
+    from vipcases.models import Case, CaseEvent
+
+    fresh = intakes
     now = timezone.now()
     suppliers = _suppliers_for(fresh)
     introducers = _introducers_for(fresh)
@@ -357,6 +360,7 @@ def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
                 summary=i.summary,
                 value_gbp=offer_value_gbp(i.lines),
                 created_by=acting_user,
+                api_token=api_token,
             )
             for i in fresh
         ]
@@ -383,7 +387,14 @@ def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
         ]
     )
     cases = Case.objects.bulk_create(
-        [Case(offer=offer, opened_at=offer.received_at) for offer in offers]
+        [
+            Case(
+                offer=offer,
+                opened_at=offer.received_at,
+                lead_introducer_role=lead_introducer_role(i.role for i in intake.introductions),
+            )
+            for offer, intake in zip(offers, fresh, strict=True)
+        ]
     )
     events = [
         CaseEvent(
@@ -406,14 +417,15 @@ def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
     ):
         open_by_key.setdefault((supplier_id, category), set()).add(case_id)
     for case, offer, intake in zip(cases, offers, fresh, strict=True):
+        case.offer = offer
         earlier = {
             other
             for line in intake.lines
             for other in open_by_key.get((offer.supplier_id, line.category), ())
             if other < case.pk
         }
+        case.duplicates_linked = bool(earlier)
         if earlier:
-            outcome.duplicates_linked += 1
             events.append(
                 CaseEvent(
                     case=case,
@@ -424,9 +436,9 @@ def offers_import_bulk(*, acting_user, intakes: list) -> ImportOutcome:
                     created_at=now,
                 )
             )
-    CaseEvent.objects.bulk_create(events)
-    outcome.created_case_ids = [case.pk for case in cases]
-    return outcome
+    # The cases were created above, in this transaction: no earlier events to chain to.
+    events_append(events, new_cases=True)
+    return cases
 
 
 # --- the browser import: upload, report, confirm -------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from vipcases import access, workflow
 from vipcases.codes import EnquiryStatus, EventKind, Queue, Status
+from vipcases.events import event_append, events_append
 from vipcases.filters import ListQuery
 from vipcases.models import Case, CaseEvent, Handover, MPEnquiry, SavedFilter
 
@@ -59,9 +60,12 @@ def case_event_record(
     restricted: bool = False,
     data: dict | None = None,
     at: datetime | None = None,
+    new_case: bool = False,
 ) -> CaseEvent:
-    """Append one event to a case's timeline. Call it inside the service's transaction."""
-    return CaseEvent.objects.create(
+    """Append one event to a case's timeline, chained to the case's last event
+    (vipcases.events). Call it inside the service's transaction, holding the case's row
+    lock; `new_case=True` for a case created in that transaction."""
+    event = CaseEvent(
         case=case,
         kind=kind,
         actor=actor,
@@ -72,6 +76,7 @@ def case_event_record(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    return event_append(event, new_case=new_case)
 
 
 def _require_rationale(rationale: str, what: str) -> str:
@@ -92,9 +97,14 @@ def _require_manager(user) -> None:
 
 
 @transaction.atomic
-def case_open(*, offer, acting_user=None, at: datetime | None = None) -> Case:
-    """Open the case for a new offer in the triage queue. Audited; called by offer_create."""
-    case = Case.objects.create(offer=offer, opened_at=offer.received_at)
+def case_open(
+    *, offer, acting_user=None, at: datetime | None = None, lead_introducer_role: str = ""
+) -> Case:
+    """Open the case for a new offer in the triage queue. Audited; called by offer_create,
+    which passes the most senior role among the offer's introducers."""
+    case = Case.objects.create(
+        offer=offer, opened_at=offer.received_at, lead_introducer_role=lead_introducer_role
+    )
     case_event_record(
         case=case,
         kind=EventKind.CREATED,
@@ -102,6 +112,7 @@ def case_open(*, offer, acting_user=None, at: datetime | None = None) -> Case:
         to_value=Queue.TRIAGE,
         rationale=f"Offer received by {offer.get_channel_display().lower()}.",
         at=at,
+        new_case=True,
     )
     return case
 
@@ -437,7 +448,7 @@ def cases_flag_sla_breaches(*, now: datetime | None = None) -> int:
         for address in recipients:
             mail.setdefault(address, []).append(late)
     Case.objects.bulk_update(cases, ["sla_breached_at"])
-    CaseEvent.objects.bulk_create(events)
+    events_append(events)
     messages = [
         (
             f"{len(lines)} case{'s' if len(lines) != 1 else ''} past their service level",
