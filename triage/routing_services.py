@@ -28,6 +28,7 @@ from triage.services import BatchOutcome, TriageError
 from vipcases import access
 from vipcases.bulk import update_in_groups
 from vipcases.codes import VIP_INTRODUCER_ROLES, Channel, EventKind, Queue, Status
+from vipcases.events import events_append
 from vipcases.models import BackgroundJob, Case, CaseEvent
 from vipcases.transactions import commit_asynchronously
 
@@ -142,7 +143,7 @@ def _route_batch(case_ids: list[int]) -> BatchOutcome:
             )
         )
     update_in_groups(Case, updates, version=F("version") + 1, updated_at=now)
-    CaseEvent.objects.bulk_create(events)
+    events_append(events)
     done = [c.pk for c in cases]
     return BatchOutcome(done, [pk for pk in case_ids if pk not in set(done)])
 
@@ -173,9 +174,14 @@ def _decision_values(decision: routing.RoutingDecision, policy: RoutingPolicy, n
             "outcome": decision.outcome,
             "closed_at": now,
             "sla_due_at": None,
+            "routed_queue": Queue.CLOSED,
         }
     days = int(policy.sla_days.get(decision.queue, 10))
-    return {"queue": decision.queue, "sla_due_at": now + timedelta(days=days)}
+    return {
+        "queue": decision.queue,
+        "sla_due_at": now + timedelta(days=days),
+        "routed_queue": decision.queue,
+    }
 
 
 def _mp_enquiries_about_existing_offers(cases: list[Case]) -> set[int]:
@@ -386,7 +392,7 @@ def transition_step(job: BackgroundJob) -> bool:
                 f"{case.reference}: {Queue(previous).label} → {Queue(case.queue).label}"
             )
     update_in_groups(Case, updates, version=F("version") + 1, updated_at=now)
-    CaseEvent.objects.bulk_create(events)
+    events_append(events)
     if mail:
         messages = [
             (

@@ -20,4 +20,7 @@ app.conf.beat_schedule = {
     # Background jobs whose worker died resume from their last committed batch.
     "jobs-resume": {"task": "vipcases.tasks.jobs_resume_task", "schedule": 60.0},
     "sla-breaches": {"task": "vipcases.tasks.sla_breaches_task", "schedule": 15 * 60.0},
+    # The figures that read every case (fairness report, times to decision), kept warm
+    # in the cache; the interval is vipcases.report_cache.REPORT_REFRESH_SECONDS.
+    "reports-refresh": {"task": "vipcases.tasks.reports_refresh_task", "schedule": 4 * 60.0},
 }

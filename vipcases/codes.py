@@ -39,6 +39,23 @@ class IntroducerRole(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# Most senior first. Where an offer has several introducers, it is counted under the
+# first of these roles among them (its lead introducer role) in the fairness report.
+INTRODUCER_SENIORITY = (
+    IntroducerRole.MINISTER,
+    IntroducerRole.PEER,
+    IntroducerRole.SENIOR_OFFICIAL,
+    IntroducerRole.MP,
+    IntroducerRole.OTHER,
+)
+
+
+def lead_introducer_role(roles) -> str:
+    """The most senior of `roles` (an introducer role, or "" when there are none)."""
+    present = set(roles)
+    return next((role.value for role in INTRODUCER_SENIORITY if role in present), "")
+
+
 # Roles whose introductions count as "VIP" for the VIP queue rule (personal handling only).
 VIP_INTRODUCER_ROLES = frozenset(
     {IntroducerRole.MINISTER, IntroducerRole.PEER, IntroducerRole.SENIOR_OFFICIAL}

@@ -7,35 +7,23 @@ handed to the templates.
 Two parts of these pages aggregate every case ever received: the fairness report, and
 the dashboard's median time to decision per queue (which joins each decided case to its
 routing decision). At a million cases they take seconds, not milliseconds, so they are
-kept in the cache for REPORT_CACHE_SECONDS and the page says when they were worked
-out; "Work out again now" (`?refresh=1`) recalculates them. Every other figure on the
-dashboard is counted afresh on every request.
+kept in the cache and worked out again in the background every few minutes
+(vipcases/report_cache.py); the page says when they were worked out, and "Work out
+again now" (`?refresh=1`) recalculates them. Every other figure on the dashboard is
+counted afresh on every request.
 """
 
-from collections.abc import Callable
-
-from django.core.cache import cache
 from django.shortcuts import render
 from django.utils import timezone
 
 from vipcases import charts, dashboards, fairness
 from vipcases.access import MANAGER, role_required
-
-REPORT_CACHE_SECONDS = 300
-CACHE_PREFIX = "vipcases:dashboards:v1:"
-
-
-def cached_figures(name: str, compute: Callable[[], object], *, refresh: bool):
-    """(worked out at, value): from the cache unless `refresh` or absent, else computed
-    now and kept for REPORT_CACHE_SECONDS."""
-    key = CACHE_PREFIX + name
-    if not refresh:
-        found = cache.get(key)
-        if found is not None:
-            return found
-    found = (timezone.now(), compute())
-    cache.set(key, found, REPORT_CACHE_SECONDS)
-    return found
+from vipcases.report_cache import (
+    DECISION_TIMES,
+    FAIRNESS,
+    REPORT_REFRESH_SECONDS,
+    cached_figures,
+)
 
 
 def _refresh(request) -> bool:
@@ -45,9 +33,7 @@ def _refresh(request) -> bool:
 @role_required(MANAGER)
 def backlog(request):
     now = timezone.now()
-    decisions_at, decisions = cached_figures(
-        "decision-times", lambda: dashboards.time_to_decision(now), refresh=_refresh(request)
-    )
+    decisions_at, decisions = cached_figures(DECISION_TIMES, refresh=_refresh(request))
     figures = dashboards.backlog(now=now, decisions=decisions)
     return render(
         request,
@@ -55,7 +41,7 @@ def backlog(request):
         {
             "figures": figures,
             "decisions_at": decisions_at,
-            "cache_minutes": REPORT_CACHE_SECONDS // 60,
+            "refresh_minutes": REPORT_REFRESH_SECONDS // 60,
             "charts": backlog_charts(figures),
             "window_days": dashboards.WINDOW_DAYS,
         },
@@ -64,16 +50,14 @@ def backlog(request):
 
 @role_required(MANAGER)
 def fairness_report(request):
-    worked_out_at, report = cached_figures(
-        "fairness", lambda: fairness.report(), refresh=_refresh(request)
-    )
+    worked_out_at, report = cached_figures(FAIRNESS, refresh=_refresh(request))
     return render(
         request,
         "dashboard/fairness.html",
         {
             "report": report,
             "worked_out_at": worked_out_at,
-            "cache_minutes": REPORT_CACHE_SECONDS // 60,
+            "refresh_minutes": REPORT_REFRESH_SECONDS // 60,
             "conversion_chart": conversion_chart(report),
             "significance": fairness.SIGNIFICANCE,
         },

@@ -31,7 +31,6 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
-    FilteredRelation,
     Func,
     IntegerField,
     Min,
@@ -41,10 +40,10 @@ from django.db.models import (
     Value,
     Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import Coalesce, NullIf, RowNumber
 from django.utils import timezone
 
-from vipcases.codes import EventKind, Queue, Status
+from vipcases.codes import Queue, Status
 from vipcases.filters import AGE_BANDS, AGE_CHOICES, UNASSIGNED, ListQuery
 from vipcases.models import Case, ExportRecord
 
@@ -511,14 +510,13 @@ class DecisionRow:
 
 
 def decided_in_window(now: datetime, days: int = WINDOW_DAYS) -> QuerySet[Case]:
-    """Cases closed in the window, each joined to its routing decisions (LEFT JOIN: a
-    case closed before routing has none), annotated with `decision_queue`."""
-    return (
-        Case.objects.filter(
-            status=Status.CLOSED, closed_at__gte=window_start(now, days), closed_at__lte=now
-        )
-        .annotate(routing=FilteredRelation("events", condition=Q(events__kind=EventKind.ROUTED)))
-        .annotate(decision_queue=Coalesce(F("routing__to_value"), Value(Queue.TRIAGE.value)))
+    """Cases closed in the window, annotated with `decision_queue`: the queue their
+    latest routing decision chose (`Case.routed_queue`), or triage for a case closed
+    before it was routed."""
+    return Case.objects.filter(
+        status=Status.CLOSED, closed_at__gte=window_start(now, days), closed_at__lte=now
+    ).annotate(
+        decision_queue=Coalesce(NullIf(F("routed_queue"), Value("")), Value(Queue.TRIAGE.value))
     )
 
 

@@ -51,7 +51,9 @@ from vipcases.codes import (
     Status,
     StockLocation,
     StrapType,
+    lead_introducer_role,
 )
+from vipcases.events import events_append
 from vipcases.models import Case, CaseEvent, Handover, MPEnquiry
 
 Log = Callable[[str], None]
@@ -722,7 +724,19 @@ def plans_insert(plans: list[OfferPlan]) -> list[Case]:
         _bulk(Offer, [p.offer for p in plans])
         _bulk(OfferLine, [line for p in plans for line in p.lines])
         _bulk(Introduction, [i for p in plans for i in p.introductions])
-        cases = _bulk(Case, [Case(offer=p.offer, opened_at=p.offer.received_at) for p in plans])
+        cases = _bulk(
+            Case,
+            [
+                Case(
+                    offer=p.offer,
+                    opened_at=p.offer.received_at,
+                    lead_introducer_role=lead_introducer_role(
+                        i.introducer.role for i in p.introductions
+                    ),
+                )
+                for p in plans
+            ],
+        )
         events = [
             CaseEvent(
                 case=case,
@@ -734,7 +748,7 @@ def plans_insert(plans: list[OfferPlan]) -> list[Case]:
             )
             for case, plan in zip(cases, plans, strict=True)
         ]
-        _bulk(CaseEvent, events)
+        events_append(events, new_cases=True, batch_size=1_000)
     return cases
 
 

@@ -11,9 +11,10 @@ Definitions, as the page states them:
   else the automatic score) in the case list's bands 0–39, 40–59, 60–79, 80–100;
 - introduction route: "not introduced", or the role of the introducer; a case introduced
   by several people counts under the most senior role (minister, peer, senior official,
-  MP, other), so the roles split the introduced cases without counting one twice;
-- routed to: the queue of each routing decision (`routed` events) about the cases of the
-  group; a case handed back to triage and routed again counts once per decision;
+  MP, other), so the roles split the introduced cases without counting one twice. It is
+  kept on the case when it opens (`Case.lead_introducer_role`);
+- routed to: the queue the case's latest routing decision chose (`Case.routed_queue`,
+  kept by routing beside its `routed` event); cases not routed yet are not counted;
 - decided: closed, with any outcome; conversion: contract awarded ÷ decided;
 - time to decision: from `opened_at` to `closed_at`, for decided cases (median);
 - significance: Fisher's exact test (two-sided) on the 2×2 table of awarded / not
@@ -30,7 +31,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from vipcases.codes import EventKind, IntroducerRole, Outcome, Queue, Status
+from vipcases.codes import INTRODUCER_SENIORITY, EventKind, IntroducerRole, Outcome, Queue, Status
 from vipcases.dashboards import Figure, case_list_url
 from vipcases.filters import NO_INTRODUCER, SCORE_BANDS, SCORE_CHOICES
 from vipcases.models import CaseEvent
@@ -39,13 +40,7 @@ SIGNIFICANCE = 0.05
 NOT_INTRODUCED = "none"
 INTRODUCED = "introduced"
 # Most senior first: a case with several introducers counts under the first of these.
-ROLE_PRECEDENCE = (
-    IntroducerRole.MINISTER,
-    IntroducerRole.PEER,
-    IntroducerRole.SENIOR_OFFICIAL,
-    IntroducerRole.MP,
-    IntroducerRole.OTHER,
-)
+ROLE_PRECEDENCE = INTRODUCER_SENIORITY
 ROUTE_LABELS = {
     NOT_INTRODUCED: "Not introduced",
     INTRODUCED: "Introduced (any role)",
@@ -148,11 +143,11 @@ def fisher_exact(a: int, b: int, c: int, d: int) -> float:
 # --- the figures, in SQL ----------------------------------------------------------------
 
 _ROLE_RANK = (
-    "CASE ir.role "
+    "CASE c.lead_introducer_role "
     + " ".join(
         f"WHEN '{role.value}' THEN {rank}" for rank, role in enumerate(ROLE_PRECEDENCE, start=1)
     )
-    + f" ELSE {len(ROLE_PRECEDENCE)} END"
+    + " ELSE 0 END"
 )
 _BAND = (
     "CASE "
@@ -162,35 +157,26 @@ _BAND = (
     + " END"
 )
 # Each scored case with its band and introduction route (0: not introduced, else the
-# rank of its most senior introducer's role in ROLE_PRECEDENCE).
+# rank of its most senior introducer's role in ROLE_PRECEDENCE): one table, no joins.
 _SCORED_CASES = f"""
-    WITH introduced AS (
-        SELECT it.offer_id AS offer_id, MIN({_ROLE_RANK}) AS role_rank
-        FROM offers_introduction it
-        JOIN offers_introducer ir ON ir.id = it.introducer_id
-        GROUP BY it.offer_id
-    ), scored AS (
+    WITH scored AS (
         SELECT c.id AS id, c.status AS status, c.outcome AS outcome,
                c.opened_at AS opened_at, c.closed_at AS closed_at,
-               {_BAND} AS band, COALESCE(introduced.role_rank, 0) AS role_rank
+               c.routed_queue AS routed_queue,
+               {_BAND} AS band, {_ROLE_RANK} AS role_rank
         FROM vipcases_case c
-        LEFT JOIN introduced ON introduced.offer_id = c.offer_id
         WHERE c.eligible IS NOT NULL
     )
 """  # noqa: S608 - built from the constants above, never from input
 
 
+# Cases, decided cases and contracts awarded per band, route and queue routed to: one
+# pass over the cases gives both the outcome counts and the routing shares.
 _OUTCOMES = f"""
-    SELECT band, role_rank, COUNT(*),
+    SELECT band, role_rank, routed_queue, COUNT(*),
            SUM(CASE WHEN status = '{Status.CLOSED}' THEN 1 ELSE 0 END),
            SUM(CASE WHEN outcome = '{Outcome.CONTRACT_AWARDED}' THEN 1 ELSE 0 END)
-    FROM scored GROUP BY band, role_rank
-"""  # noqa: S608 - built from constants, never from input
-_ROUTING = f"""
-    SELECT s.band, s.role_rank, e.to_value, COUNT(*)
-    FROM scored s
-    JOIN vipcases_caseevent e ON e.case_id = s.id AND e.kind = '{EventKind.ROUTED}'
-    GROUP BY s.band, s.role_rank, e.to_value
+    FROM scored GROUP BY band, role_rank, routed_queue
 """  # noqa: S608 - built from constants, never from input
 _MEDIANS_POSTGRES = f"""
     SELECT band, role_rank, role_rank > 0 AS introduced,
@@ -232,20 +218,22 @@ def _route_of(role_rank: int) -> str:
     return NOT_INTRODUCED if role_rank == 0 else ROLE_PRECEDENCE[role_rank - 1].value
 
 
-def outcome_counts() -> dict[tuple[str, str], dict[str, int]]:
-    """Cases, decided cases and contracts awarded per (band, route): one query."""
-    return {
-        (band, _route_of(rank)): {"cases": n, "decided": decided or 0, "awarded": awarded or 0}
-        for band, rank, n, decided, awarded in _fetch(_SCORED_CASES + _OUTCOMES)
-    }
-
-
-def routing_counts() -> dict[tuple[str, str, str], int]:
-    """Routing decisions per (band, route, queue routed to): one query."""
-    return {
-        (band, _route_of(rank), queue): n
-        for band, rank, queue, n in _fetch(_SCORED_CASES + _ROUTING)
-    }
+def outcome_counts() -> tuple[
+    dict[tuple[str, str], dict[str, int]], dict[tuple[str, str, str], int]
+]:
+    """Per (band, route): cases, decided cases and contracts awarded; and per (band,
+    route, queue routed to): cases. One query."""
+    outcomes: dict[tuple[str, str], dict[str, int]] = {}
+    routing: dict[tuple[str, str, str], int] = {}
+    for band, rank, queue, n, decided, awarded in _fetch(_SCORED_CASES + _OUTCOMES):
+        key = (band, _route_of(rank))
+        counts = outcomes.setdefault(key, {"cases": 0, "decided": 0, "awarded": 0})
+        counts["cases"] += n
+        counts["decided"] += decided or 0
+        counts["awarded"] += awarded or 0
+        if queue:
+            routing[(*key, queue)] = routing.get((*key, queue), 0) + n
+    return outcomes, routing
 
 
 def decision_medians() -> dict[tuple[str, str], float]:
@@ -412,11 +400,10 @@ def _p_text(p: float) -> str:
 
 
 def report(*, now: datetime | None = None) -> FairnessReport:
-    """The whole report: six queries on PostgreSQL (outcomes, routing, medians,
+    """The whole report: six queries on PostgreSQL (outcomes with routing, medians,
     rationale, overrides, moves, and their counts), whatever the number of cases."""
     now = now or timezone.now()
-    outcomes = outcome_counts()
-    routing = routing_counts()
+    outcomes, routing = outcome_counts()
     medians = decision_medians()
     band_labels = dict(SCORE_CHOICES)
     queue_labels = dict(Queue.choices)

@@ -7,11 +7,13 @@ a CaseEvent in the same transaction.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
 
 from offers.models import Offer
-from vipcases.codes import EnquiryStatus, EventKind, Outcome, Queue, Status
+from vipcases.codes import EnquiryStatus, EventKind, IntroducerRole, Outcome, Queue, Status
 
 
 class Case(models.Model):
@@ -40,6 +42,17 @@ class Case(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates"
+    )
+    # Two facts kept on the case when they happen, so the fairness report and the
+    # dashboard read one table instead of joining every introduction and routing event:
+    # the most senior introducer's role when the case opened ("" if nobody introduced
+    # the offer; codes.lead_introducer_role), and the queue the latest routing decision
+    # chose ("" until routed). The events and introductions stay the record.
+    lead_introducer_role = models.CharField(
+        max_length=20, choices=IntroducerRole.choices, blank=True, editable=False
+    )
+    routed_queue = models.CharField(
+        max_length=20, choices=Queue.choices, blank=True, editable=False
     )
     # Optimistic concurrency: every service update bumps it and refuses a stale one.
     version = models.PositiveIntegerField(default=1)
@@ -110,7 +123,10 @@ class Case(models.Model):
 
 
 class CaseEvent(models.Model):
-    """One entry of a case's append-only timeline: who, when, what and why."""
+    """One entry of a case's append-only timeline: who, when, what and why.
+
+    Written only by vipcases.events.events_append, which chains it to the case's previous
+    event by hash; database triggers refuse any UPDATE or DELETE (migration 0006)."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
     actor = models.ForeignKey(
@@ -130,12 +146,34 @@ class CaseEvent(models.Model):
         default=False, help_text="commercial note hidden from the MP-inbox team"
     )
     data = models.JSONField(default=dict, blank=True)
+    # The case's chain (vipcases/events.py): set by events_append, never by hand.
+    prev_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="hash of the event before this one on the same case; empty for the first",
+    )
+    hash = models.CharField(
+        max_length=64,
+        editable=False,
+        help_text="SHA-256 of this event's content and prev_hash",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["case", "created_at"], name="caseevent_case_idx"),
             models.Index(fields=["kind", "created_at"], name="caseevent_kind_idx"),
+        ]
+        constraints = [
+            # One successor per event (and one first event per case): a forked chain is
+            # refused by the database, not stored.
+            models.UniqueConstraint(fields=["case", "prev_hash"], name="caseevent_chain_unique"),
+            # Every event is written through vipcases.events.events_append, with its hash.
+            models.CheckConstraint(
+                condition=Exact(Length("hash"), 64), name="caseevent_hash_present"
+            ),
         ]
 
     def __str__(self) -> str:

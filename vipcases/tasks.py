@@ -6,7 +6,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.db import OperationalError
 
-from vipcases import jobs, services
+from vipcases import jobs, report_cache, services
+from vipcases.report_cache import REPORT_REFRESH_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,15 @@ def jobs_resume_task() -> list[int]:
     for job_id in stalled:
         job_run_task.delay(job_id)
     return stalled
+
+
+@shared_task(acks_late=True, expires=REPORT_REFRESH_SECONDS)
+def reports_refresh_task() -> dict[str, str]:
+    """Periodic: work out the fairness report and the dashboard's times to decision
+    afresh and keep them in the cache, so managers never wait for them. Only reads;
+    a refresh that is late or lost leaves the previous figures in the cache."""
+    done = report_cache.figures_refresh()
+    return {name: at.isoformat() for name, at in done.items()}
 
 
 @shared_task(acks_late=True)

@@ -3,8 +3,8 @@
 Cases are opened through offers.services.offer_create (so offers, lines, introductions
 and the `created` event are real) and then given the state the test needs directly:
 their triage and routing tasks are never run (the test's transaction does not commit),
-so nothing else changes them. A routing decision is a `routed` event, as routing
-writes it.
+so nothing else changes them. A routing decision is a `routed` event and the case's
+`routed_queue`, as routing writes them.
 """
 
 from datetime import datetime, timedelta
@@ -14,6 +14,7 @@ from django.utils import timezone
 from offers.services import offer_create
 from tests import factories
 from vipcases.codes import EventKind, Queue, Status
+from vipcases.events import event_append
 from vipcases.models import Case, CaseEvent
 
 
@@ -60,14 +61,19 @@ def make_case(
     if isinstance(routed_to, str):
         routed_to = (routed_to,)
     for i, target in enumerate(routed_to or ()):
-        CaseEvent.objects.create(
-            case=case,
-            kind=EventKind.ROUTED,
-            from_value=Queue.TRIAGE,
-            to_value=target,
-            rationale=f"Routed to {target} (test).",
-            created_at=now - opened + timedelta(minutes=30 + i),
+        event_append(
+            CaseEvent(
+                case=case,
+                kind=EventKind.ROUTED,
+                from_value=Queue.TRIAGE,
+                to_value=target,
+                rationale=f"Routed to {target} (test).",
+                created_at=now - opened + timedelta(minutes=30 + i),
+            )
         )
+    if routed_to:
+        # What routing keeps on the case beside its event: the latest decision's queue.
+        Case.objects.filter(pk=case.pk).update(routed_queue=routed_to[-1])
     case.refresh_from_db()
     return case
 

@@ -20,6 +20,7 @@ from triage.models import TriageAssessment
 from triage.services import score_override
 from vipcases import fairness, selectors, services
 from vipcases.codes import EventKind, Outcome, Queue, Status
+from vipcases.events import event_append, events_append
 from vipcases.models import Case, CaseEvent
 
 pytestmark = pytest.mark.django_db
@@ -159,8 +160,14 @@ def _independent_figures():
                 groups[key]["decided"] += 1
                 groups[key]["seconds"].append((case.closed_at - case.opened_at).total_seconds())
             groups[key]["awarded"] += case.outcome == Outcome.CONTRACT_AWARDED
-            for event in CaseEvent.objects.filter(case=case, kind=EventKind.ROUTED):
-                routing[(*key, event.to_value)] += 1
+            # The queue of the case's latest routing decision, if it has been routed.
+            latest = (
+                CaseEvent.objects.filter(case=case, kind=EventKind.ROUTED)
+                .order_by("-created_at", "-id")
+                .first()
+            )
+            if latest is not None:
+                routing[(*key, latest.to_value)] += 1
     return groups, routing
 
 
@@ -309,9 +316,13 @@ def test_it_says_so_when_there_is_nothing_to_warn_about(now, manager, client_for
 
 def test_it_counts_decisions_with_and_without_a_rationale(fairness_cases, now):
     case = fairness_cases[0]
-    CaseEvent.objects.create(case=case, kind=EventKind.CLOSED, rationale="Closed: samples failed.")
-    CaseEvent.objects.create(case=case, kind=EventKind.CLOSED, rationale="")
-    CaseEvent.objects.create(case=case, kind=EventKind.NOTE, rationale="")  # not a decision
+    events_append(
+        [
+            CaseEvent(case=case, kind=EventKind.CLOSED, rationale="Closed: samples failed."),
+            CaseEvent(case=case, kind=EventKind.CLOSED, rationale=""),
+            CaseEvent(case=case, kind=EventKind.NOTE, rationale=""),  # not a decision
+        ]
+    )
     expected = Counter()
     explained = Counter()
     for event in CaseEvent.objects.filter(kind__in=list(fairness.DECISION_KINDS)):
@@ -352,13 +363,15 @@ def test_it_lists_score_overrides_and_manual_moves_with_their_reasons(now, manag
         rationale="The trust needs these this week.",
     )
     # A move made by applying a routing policy names its job: not a manual move.
-    CaseEvent.objects.create(
-        case=case,
-        kind=EventKind.MOVED,
-        from_value=Queue.RAPID_RESPONSE,
-        to_value=Queue.VIP,
-        rationale="Routing policy version 2 applied.",
-        data={"policy_version": 2, "job_id": 1},
+    event_append(
+        CaseEvent(
+            case=case,
+            kind=EventKind.MOVED,
+            from_value=Queue.RAPID_RESPONSE,
+            to_value=Queue.VIP,
+            rationale="Routing policy version 2 applied.",
+            data={"policy_version": 2, "job_id": 1},
+        )
     )
 
     report = fairness.report()

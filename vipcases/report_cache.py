@@ -1,0 +1,63 @@
+"""The figures that read every case ever received, kept in the cache.
+
+Two parts of the managers' pages aggregate every case: the fairness report, and the
+dashboard's median time to decision per queue. At a million cases they take a second or
+more to work out, so they are kept in Django's cache (Redis when REDIS_URL is set, shared
+by every web process) and worked out again in the background every
+REPORT_REFRESH_SECONDS by `reports_refresh_task` (celery beat), so managers get them
+from the cache without waiting. A page that finds nothing in the cache (no worker, or
+the first request after a restart) works them out itself and keeps them; "Work it out
+again now" (`?refresh=1`) always does.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone
+
+from vipcases import dashboards, fairness
+
+# Beat works the figures out this often; the cache keeps them a little longer, so a
+# late or slow refresh never leaves managers with an empty cache.
+REPORT_REFRESH_SECONDS = 4 * 60
+REPORT_CACHE_SECONDS = 2 * REPORT_REFRESH_SECONDS
+CACHE_PREFIX = "vipcases:dashboards:v2:"
+
+DECISION_TIMES = "decision-times"
+FAIRNESS = "fairness"
+
+
+def _compute(name: str, now: datetime):
+    if name == DECISION_TIMES:
+        return dashboards.time_to_decision(now)
+    if name == FAIRNESS:
+        return fairness.report(now=now)
+    raise KeyError(name)
+
+
+def figures_store(name: str, value, *, at: datetime) -> tuple[datetime, object]:
+    found = (at, value)
+    cache.set(CACHE_PREFIX + name, found, REPORT_CACHE_SECONDS)
+    return found
+
+
+def cached_figures(name: str, *, refresh: bool, compute: Callable[[], object] | None = None):
+    """(worked out at, value): from the cache unless `refresh` or absent, else worked
+    out now and kept."""
+    if not refresh:
+        found = cache.get(CACHE_PREFIX + name)
+        if found is not None:
+            return found
+    now = timezone.now()
+    value = compute() if compute is not None else _compute(name, now)
+    return figures_store(name, value, at=now)
+
+
+def figures_refresh() -> dict[str, datetime]:
+    """Work out every cached figure afresh and keep it; returns when each was done."""
+    done = {}
+    for name in (DECISION_TIMES, FAIRNESS):
+        at, _ = cached_figures(name, refresh=True)
+        done[name] = at
+    return done
