@@ -11,7 +11,8 @@ one of a few thousand suppliers, for a fixed time with a fixed number of connect
 Tasks go to Redis (REDIS_URL set) and no worker runs, so the figure is the web tier's:
 validate, write the offer, lines, case and events in one transaction, queue triage.
 The rate limit stays on (counted in Redis) but is raised out of the way. Target
-(issue 7): 300 offers a second with no errors.
+(issue 7): 300 offers a second with no errors. The workers' peak memory (VmHWM) is read
+just before gunicorn is stopped.
 """
 
 import argparse
@@ -26,9 +27,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._setup import ROOT, django_on, log, scratch_database  # noqa: E402
+from benchmarks._setup import (  # noqa: E402
+    ROOT,
+    add_json_argument,
+    django_on,
+    log,
+    process_tree_peaks,
+    redis_url,
+    scratch_database,
+    write_json,
+)
 
 REDIS_DB = 11
+DATABASE = "vipcases_bench_api"
+TARGET_PER_SECOND = 300
 
 LUA = r"""
 local counter = 0
@@ -82,14 +94,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(port: int, timeout: float = 30) -> None:
+def wait_for(port: int, timeout: float = 60) -> None:
+    """Until gunicorn answers /health/ with 200 (its socket opens before a worker is up)."""
+    import urllib.request
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/", timeout=5) as answer:
+                if answer.status == 200:
+                    return
         except OSError:
-            time.sleep(0.1)
+            time.sleep(0.2)
     sys.exit("gunicorn did not start")
 
 
@@ -98,18 +114,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--warm-up", type=int, default=5, help="seconds of load before timing")
+    parser.add_argument("--read-seconds", type=int, default=10, help="the GET comparison")
+    add_json_argument(parser)
     args = parser.parse_args()
-    redis_url = os.environ.get("REDIS_URL", "")
-    if not redis_url.startswith("redis://"):
-        sys.exit("set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-    redis_url = redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
-    os.environ["REDIS_URL"] = redis_url
+    broker = redis_url(REDIS_DB)
+    os.environ["REDIS_URL"] = broker
 
-    database = scratch_database("vipcases_bench_api")
+    database = scratch_database(DATABASE)
     django_on(database)
     import redis
 
-    redis.Redis.from_url(redis_url).flushdb()
+    redis.Redis.from_url(broker).flushdb()
     from offers.models import Offer
     from offers.tokens import api_token_create
     from vipcases.models import Case
@@ -118,9 +134,11 @@ def main() -> None:
     env = {
         **os.environ,
         "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": broker,
         "SECRET_KEY": "benchmark-only-key",
         "DEBUG": "false",
+        # Plain http on loopback: no redirect to https (production ends TLS in front).
+        "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_RATE_LIMIT_PER_MINUTE": "100000000",
         "LOG_LEVEL": "WARNING",
@@ -146,9 +164,12 @@ def main() -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(LUA)
         url = f"http://127.0.0.1:{port}"
-        log(f"gunicorn: {args.workers} sync workers on {url}; warming up for 5 s (not counted)")
+        log(
+            f"gunicorn: {args.workers} sync workers on {url}; "
+            f"warming up for {args.warm_up} s (not counted)"
+        )
         subprocess.run(
-            ["wrk", "-t2", "-c4", "-d5s", "-s", script.name, url, "--", "warmup"],
+            ["wrk", "-t2", "-c4", f"-d{args.warm_up}s", "-s", script.name, url, "--", "warmup"],
             env=env,
             check=True,
             capture_output=True,
@@ -186,7 +207,7 @@ def main() -> None:
         )
         log(
             f"offers created during the run: {created:,} (cases in total: {Case.objects.count():,}); "
-            f"triage tasks waiting in Redis: {redis.Redis.from_url(redis_url).llen('celery'):,}"
+            f"triage tasks waiting in Redis: {redis.Redis.from_url(broker).llen('celery'):,}"
         )
         case_id = Case.objects.order_by("pk").values_list("pk", flat=True).first()
         read = subprocess.run(
@@ -194,7 +215,7 @@ def main() -> None:
                 "wrk",
                 "-t2",
                 f"-c{args.connections}",
-                "-d10s",
+                f"-d{args.read_seconds}s",
                 "--latency",
                 "-H",
                 f"Authorization: Bearer {token}",
@@ -209,9 +230,34 @@ def main() -> None:
         read_p99 = re.search(r"99%\s+(\S+)", read.stdout).group(1)
         read_errors = re.search(r"Non-2xx or 3xx responses: (\d+)", read.stdout)
         log(
-            f"for comparison, GET /api/cases/{case_id}/ (10 s, same connections): "
+            f"for comparison, GET /api/cases/{case_id}/ ({args.read_seconds} s, same connections): "
             f"{read_rate:,.0f} requests/s, p99 {read_p99}, "
             f"non-2xx {read_errors.group(1) if read_errors else 0}"
+        )
+        memory = process_tree_peaks(server.pid)
+        log(
+            f"gunicorn peak RSS: {memory['largest_child_mib']:.0f} MiB (largest of "
+            f"{memory['children']} workers), {memory['parent_mib']:.0f} MiB (master)"
+        )
+        write_json(
+            args.json,
+            {
+                "workers": args.workers,
+                "connections": args.connections,
+                "seconds": float(figures["seconds"]),
+                "requests": requests,
+                "requests_per_s": rate,
+                "p50_ms": float(figures["p50_ms"]),
+                "p90_ms": float(figures["p90_ms"]),
+                "p99_ms": float(figures["p99_ms"]),
+                "errors": errors,
+                "offers_created": created,
+                "get_requests_per_s": read_rate,
+                "get_p99": read_p99,
+                "get_errors": int(read_errors.group(1)) if read_errors else 0,
+                "worker_memory": memory,
+                "target_per_s": TARGET_PER_SECOND,
+            },
         )
         print(
             f"RESULT workers={args.workers} connections={args.connections} requests={requests} "

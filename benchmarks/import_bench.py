@@ -15,7 +15,8 @@ then, each on a fresh scratch database, `import_offers` with triage:
   5. with REDIS_URL set (Redis database 12, flushed) and one Celery worker
      (--concurrency=2) running: the command hands the cases to the worker in batches;
      timed until the command ends, and until the last case has left the triage queue.
-Target (issue 7): 100,000 rows in under 60 seconds.
+Target (issue 7): 100,000 rows in under 60 seconds. The worker's peak memory (VmHWM of
+its processes) is read just before it is stopped.
 """
 
 import argparse
@@ -31,7 +32,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._setup import ROOT, log, scratch_database  # noqa: E402
+from benchmarks._setup import (  # noqa: E402
+    ROOT,
+    add_json_argument,
+    log,
+    process_tree_peaks,
+    redis_url,
+    scratch_database,
+    write_json,
+)
+
+DATABASE = "vipcases_bench_import"
+REDIS_DB = 12
+TARGET_ROWS = 100_000
+TARGET_S = 60
 
 CATEGORIES = {
     "ffp3_respirator": ("FFP3 respirator, head straps", "EN 149:2001+A1:2009 FFP3", 1.85),
@@ -121,18 +135,21 @@ def write_rows(path: Path, rows: int, seed: int = 2020) -> int:
 
 def run(env: dict, *args: str) -> float:
     started = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "manage.py", "import_offers", *args],
         cwd=ROOT,
         env=env,
-        check=True,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    if done.returncode:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"import_offers {' '.join(args)} failed ({done.returncode}):\n{tail}")
     return time.perf_counter() - started
 
 
 def fresh_database(redis_url: str = "") -> dict:
-    database = scratch_database("vipcases_bench_import")
+    database = scratch_database(DATABASE)
     env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": "benchmark-only-key"}
     env.pop("REDIS_URL", None)  # no broker: triage in process
     if redis_url:
@@ -152,16 +169,16 @@ def cases_in_triage(database_url: str) -> int:
         ]
 
 
-def with_workers(path: Path, rows: int) -> tuple[float, float]:
-    """Import with one worker scoring and routing; (command seconds, seconds until done)."""
+def with_workers(path: Path, rows: int) -> tuple[float, float, dict | None]:
+    """Import with one worker scoring and routing; (command seconds, seconds until done,
+    the worker's peak memory)."""
     import redis
 
-    base = os.environ.get("REDIS_URL", "")
-    if not base.startswith("redis://"):
-        return float("nan"), float("nan")
-    redis_url = base.rsplit("/", 1)[0] + "/12"
-    redis.Redis.from_url(redis_url).flushdb()
-    env = fresh_database(redis_url)
+    broker = redis_url(REDIS_DB, required=False)
+    if not broker:
+        return float("nan"), float("nan"), None
+    redis.Redis.from_url(broker).flushdb()
+    env = fresh_database(broker)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "vipcases", "worker", "--concurrency=2",
          "--loglevel=warning", "--without-mingle", "--without-gossip"],
@@ -176,7 +193,8 @@ def with_workers(path: Path, rows: int) -> tuple[float, float]:
             if time.perf_counter() - started > 900:
                 sys.exit("the worker did not finish within 15 minutes")
             time.sleep(0.5)
-        return command, time.perf_counter() - started
+        drained = time.perf_counter() - started
+        return command, drained, process_tree_peaks(worker.pid)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
@@ -185,6 +203,7 @@ def with_workers(path: Path, rows: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    add_json_argument(parser)
     args = parser.parse_args()
     n = args.rows
     with tempfile.TemporaryDirectory() as tmp:
@@ -206,12 +225,30 @@ def main() -> None:
             f"import with triage (score and route every case): {full:.1f} s = "
             f"{n / full:,.0f} rows/s (target: {n:,} rows in under 60 s)"
         )
-        command, drained = with_workers(path, n)
+        command, drained, memory = with_workers(path, n)
         log(
             f"import with one worker (--concurrency=2) scoring and routing: the command "
             f"{command:.1f} s = {n / command:,.0f} rows/s; every case scored and routed "
             f"after {drained:.1f} s"
         )
+        if memory:
+            log(
+                f"worker peak RSS: {memory['largest_child_mib']:.0f} MiB (largest of "
+                f"{memory['children']} pool processes), {memory['parent_mib']:.0f} MiB (main process)"
+            )
+        figures = {
+            "rows": n,
+            "offers": offers,
+            "file_bytes": path.stat().st_size,
+            "dry_run_s": dry,
+            "import_s": write,
+            "reimport_s": again,
+            "import_with_triage_s": full,
+            "with_worker_command_s": command,
+            "with_worker_all_routed_s": drained,
+            "worker_memory": memory,
+        }
+        write_json(args.json, figures)
         print(
             f"RESULT rows={n} offers={offers} dry_run_s={dry:.1f} import_s={write:.1f} "
             f"reimport_s={again:.1f} import_with_triage_s={full:.1f} "

@@ -6,7 +6,8 @@ routing-policy transition over 100,000 open cases.
 
 It works on a scratch database (vipcases_bench_routing, dropped and made again) and Redis
 database 13 (flushed). Targets (issue 4): routing at least half the no-op rate; the
-transition under 60 seconds.
+transition under 60 seconds. The worker's peak memory (VmHWM of its processes) is read
+just before it is stopped.
 """
 
 import argparse
@@ -19,16 +20,21 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks._setup import ROOT, django_on, log, scratch_database  # noqa: E402
+from benchmarks._setup import (  # noqa: E402
+    ROOT,
+    add_json_argument,
+    django_on,
+    log,
+    process_tree_peaks,
+    redis_url,
+    scratch_database,
+    write_json,
+)
 
 REDIS_DB = 13
-
-
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    if not url.startswith("redis://"):
-        sys.exit("set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-    return url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+DATABASE = "vipcases_bench_routing"
+TARGET_SHARE_OF_NOOP = 0.5
+TARGET_TRANSITION_S = 60  # for 100,000 cases in train
 
 
 def start_worker(env: dict) -> subprocess.Popen:
@@ -145,11 +151,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--transition", type=int, default=100_000)
+    add_json_argument(parser)
     args = parser.parse_args()
 
-    broker = redis_url()
+    broker = redis_url(REDIS_DB)
     os.environ["REDIS_URL"] = broker
-    database = scratch_database("vipcases_bench_routing")
+    database = scratch_database(DATABASE)
     django_on(database)
     import redis
 
@@ -160,86 +167,105 @@ def main() -> None:
 
     env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": broker}
     worker = start_worker(env)
+    figures: dict = {"cases": args.cases}
     try:
-        from triage.tasks import case_route_task
-        from vipcases.codes import Queue
-        from vipcases.models import Case
-        from vipcases.tasks import noop_task
-
-        def drained() -> bool:
-            return client.llen("celery") == 0 and client.hlen("unacked") == 0
-
-        n = args.cases
-        noop_task.delay()
-        wait(drained, "warm-up")
-        started = time.perf_counter()
-        for _ in range(n):
-            noop_task.delay()
-        wait(drained, "no-op tasks")
-        noop_rate = n / (time.perf_counter() - started)
-        log(f"no-op task: {n:,} in {n / noop_rate:.1f} s = {noop_rate:,.0f} tasks/s")
-
-        log(f"creating and scoring {n:,} cases (not timed)")
-        ids = bulk_cases(n, queue=Queue.TRIAGE, scored=True)
-        started = time.perf_counter()
-        for case_id in ids:
-            case_route_task.delay(case_id)
-        wait(lambda: not Case.objects.filter(queue=Queue.TRIAGE).exists(), "routing")
-        route_rate = n / (time.perf_counter() - started)
+        run(client, args.cases, args.transition, figures)
+        figures["worker_memory"] = process_tree_peaks(worker.pid)
+        memory = figures["worker_memory"]
         log(
-            f"routing: {n:,} cases in {n / route_rate:.1f} s = {route_rate:,.0f} cases/s "
-            f"({route_rate / noop_rate:.0%} of the no-op rate; target at least 50%)"
-        )
-
-        t = args.transition
-        if not t:
-            return
-        log(f"creating {t:,} open cases in the VIP queue (not timed)")
-        bulk_cases(t, queue=Queue.VIP, scored=False)
-        from django.contrib.auth import get_user_model
-
-        from triage import routing_services
-        from vipcases.models import BackgroundJob
-
-        manager = get_user_model().objects.create_superuser(
-            "bench.manager", "bench@example.gov.uk", "x-bench-pass"
-        )
-        policy = routing_services.routing_policy_create(
-            acting_user=manager,
-            rapid_threshold=50,
-            vip_value_threshold_gbp=Decimal("250000"),
-            sla_days={"triage": 1, "rapid_response": 2, "vip": 5, "mp_inbox": 10},
-            rationale="Benchmark transition",
-        )
-        preview_started = time.perf_counter()
-        preview = routing_services.routing_policy_preview(policy)
-        preview_seconds = time.perf_counter() - preview_started
-        log(
-            f"preview over {preview.moving + preview.unchanged + sum(c for _, c in preview.held):,} cases in train: "
-            f"{preview_seconds * 1000:.0f} ms; moves {preview.moves}"
-        )
-        started = time.perf_counter()
-        job = routing_services.routing_policy_apply(policy_id=policy.pk, acting_user=manager)
-        wait(
-            lambda: BackgroundJob.objects.get(pk=job.pk).state in ("done", "failed"),
-            "the transition",
-            900,
-        )
-        seconds = time.perf_counter() - started
-        job.refresh_from_db()
-        log(
-            f"transition: {job.done:,} cases in train considered, {job.changed:,} moved, in {seconds:.1f} s "
-            f"({job.state}; target under 60 s)"
-        )
-        print(
-            f"RESULT noop_tasks_per_s={noop_rate:.0f} routed_cases_per_s={route_rate:.0f} "
-            f"ratio={route_rate / noop_rate:.2f} preview_ms={preview_seconds * 1000:.0f} "
-            f"transition_cases={job.done} moved={job.changed} transition_s={seconds:.1f}"
+            f"worker peak RSS: {memory['largest_child_mib']:.0f} MiB (largest of "
+            f"{memory['children']} pool processes), {memory['parent_mib']:.0f} MiB (main process)"
         )
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=30)
         app.close()
+    write_json(args.json, figures)
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, dict)))
+
+
+def run(client, n: int, t: int, figures: dict) -> None:
+    from triage.tasks import case_route_task
+    from vipcases.codes import Queue
+    from vipcases.models import Case
+    from vipcases.tasks import noop_task
+
+    def drained() -> bool:
+        return client.llen("celery") == 0 and client.hlen("unacked") == 0
+
+    noop_task.delay()
+    wait(drained, "warm-up")
+    started = time.perf_counter()
+    for _ in range(n):
+        noop_task.delay()
+    wait(drained, "no-op tasks")
+    noop_rate = n / (time.perf_counter() - started)
+    log(f"no-op task: {n:,} in {n / noop_rate:.1f} s = {noop_rate:,.0f} tasks/s")
+
+    log(f"creating and scoring {n:,} cases (not timed)")
+    ids = bulk_cases(n, queue=Queue.TRIAGE, scored=True)
+    started = time.perf_counter()
+    for case_id in ids:
+        case_route_task.delay(case_id)
+    wait(lambda: not Case.objects.filter(queue=Queue.TRIAGE).exists(), "routing")
+    route_rate = n / (time.perf_counter() - started)
+    log(
+        f"routing: {n:,} cases in {n / route_rate:.1f} s = {route_rate:,.0f} cases/s "
+        f"({route_rate / noop_rate:.0%} of the no-op rate; target at least 50%)"
+    )
+    figures.update(
+        noop_tasks_per_s=noop_rate,
+        routed_cases_per_s=route_rate,
+        ratio=route_rate / noop_rate,
+    )
+    if not t:
+        return
+    log(f"creating {t:,} open cases in the VIP queue (not timed)")
+    bulk_cases(t, queue=Queue.VIP, scored=False)
+    from django.contrib.auth import get_user_model
+
+    from triage import routing_services
+    from vipcases.models import BackgroundJob
+
+    manager = get_user_model().objects.create_superuser(
+        "bench.manager", "bench@example.gov.uk", "x-bench-pass"
+    )
+    policy = routing_services.routing_policy_create(
+        acting_user=manager,
+        rapid_threshold=50,
+        vip_value_threshold_gbp=Decimal("250000"),
+        sla_days={"triage": 1, "rapid_response": 2, "vip": 5, "mp_inbox": 10},
+        rationale="Benchmark transition",
+    )
+    preview_started = time.perf_counter()
+    preview = routing_services.routing_policy_preview(policy)
+    preview_seconds = time.perf_counter() - preview_started
+    in_train = preview.moving + preview.unchanged + sum(c for _, c in preview.held)
+    log(
+        f"preview over {in_train:,} cases in train: "
+        f"{preview_seconds * 1000:.0f} ms; moves {preview.moves}"
+    )
+    started = time.perf_counter()
+    job = routing_services.routing_policy_apply(policy_id=policy.pk, acting_user=manager)
+    wait(
+        lambda: BackgroundJob.objects.get(pk=job.pk).state in ("done", "failed"),
+        "the transition",
+        900,
+    )
+    seconds = time.perf_counter() - started
+    job.refresh_from_db()
+    log(
+        f"transition: {job.done:,} cases in train considered, {job.changed:,} moved, in {seconds:.1f} s "
+        f"({job.state}; target under 60 s)"
+    )
+    figures.update(
+        preview_cases=in_train,
+        preview_ms=preview_seconds * 1000,
+        transition_cases=job.done,
+        transition_moved=job.changed,
+        transition_state=job.state,
+        transition_s=seconds,
+    )
 
 
 if __name__ == "__main__":

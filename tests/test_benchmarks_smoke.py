@@ -1,0 +1,173 @@
+"""benchmarks/run_all.py writes BENCHMARKS.md from the figures its sections report: this
+checks the writer on invented figures (no benchmark runs here)."""
+
+from benchmarks import run_all
+
+MACHINE = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "os": "Debian (Linux 6, x86_64)"}
+VERSIONS = {"Python": "3.11.7", "Django": "5.2", "PostgreSQL": "15.2", "Redis": "7.0.15"}
+MEMORY = {"parent_mib": 80.0, "children": 2, "largest_child_mib": 90.0}
+
+
+def _ok(figures: dict) -> dict:
+    return {
+        "status": "ok",
+        "seconds": 12.5,
+        "at": "2026-01-02T03:04:05+00:00",
+        "command": "benchmarks/x.py",
+        "figures": figures,
+    }
+
+
+def _results() -> dict:
+    page = {
+        "kind": "case list",
+        "label": "Open cases",
+        "url": "/cases/",
+        "requests": 20,
+        "median_ms": 30.0,
+        "p95_ms": 35.0,
+        "queries": 8,
+        "floor_ms": 12.0,
+        "ratio": 2.5,
+    }
+    slow_page = {**page, "label": "Closed tab", "median_ms": 75.0, "ratio": 6.25}
+    return {
+        "run": {
+            "command": "make bench",
+            "cases": 1_000_000,
+            "quick": False,
+            "started": "2026-01-02T03:00:00+00:00",
+            "finished": "2026-01-02T03:20:00+00:00",
+            "seconds": 1200.0,
+            "load": ["0.10 0.20 0.30", "1.00 1.10 1.20"],
+            "machine": MACHINE,
+            "versions": VERSIONS,
+        },
+        "sections": {
+            "build": _ok(
+                {
+                    "build": {
+                        "cases": 1_000_000,
+                        "jobs": 2,
+                        "seed_s": 300.0,
+                        "shape_s": 150.0,
+                        "vacuum_s": 20.0,
+                        "build_s": 470.0,
+                    },
+                    "database": {
+                        "cases": 1_000_000,
+                        "open_cases": 44_000,
+                        "open_by_queue": {"vip": 11_000, "rapid_response": 33_000},
+                        "offer_lines": 1_500_000,
+                        "introductions": 400_000,
+                        "events": 2_400_000,
+                        "database_bytes": 4 * 1024**3,
+                    },
+                }
+            ),
+            "pages": _ok({"cases": 1_000_000, "pages": [page, slow_page], "peak_rss_mib": 120.0}),
+            "dashboards": _ok(
+                {
+                    "pages": {
+                        "dashboard": {
+                            "served": {"median_ms": 115.0, "p95_ms": 120.0},
+                            "worked out": {"median_ms": 559.0, "p95_ms": 567.0},
+                        }
+                    },
+                    "requests": {"served": 20, "worked out": 5},
+                    "peak_rss_mib": 150.0,
+                }
+            ),
+            "triage": _ok(
+                {
+                    "offers": 100_000,
+                    "lines": 250_000,
+                    "repeat": 3,
+                    "best_s": 2.8,
+                    "offers_per_s": 35_700.0,
+                    "lines_per_s": 89_000.0,
+                }
+            ),
+            "routing": _ok(
+                {
+                    "cases": 10_000,
+                    "noop_tasks_per_s": 570.0,
+                    "routed_cases_per_s": 620.0,
+                    "ratio": 1.09,
+                    "preview_cases": 101_669,
+                    "preview_ms": 195.0,
+                    "transition_cases": 101_669,
+                    "transition_moved": 50_000,
+                    "transition_state": "done",
+                    "transition_s": 36.1,
+                    "worker_memory": MEMORY,
+                }
+            ),
+            "import": {
+                "status": "failed",
+                "seconds": 3.0,
+                "at": "2026-01-02T03:15:00+00:00",
+                "command": "benchmarks/import_bench.py",
+                "error": "exit status 1, no figures written",
+                "output": ["Traceback (most recent call last):", "RuntimeError: boom"],
+            },
+            "api": _ok(
+                {
+                    "workers": 4,
+                    "connections": 8,
+                    "seconds": 30.0,
+                    "requests": 4_350,
+                    "requests_per_s": 145.0,
+                    "p50_ms": 55.0,
+                    "p99_ms": 75.0,
+                    "errors": 0,
+                    "offers_created": 4_354,
+                    "get_requests_per_s": 502.0,
+                    "get_p99": "22ms",
+                    "get_errors": 0,
+                    "worker_memory": MEMORY,
+                }
+            ),
+        },
+    }
+
+
+def test_render_marks_every_figure_against_its_target(tmp_path):
+    text = run_all.render(_results(), "# Benchmarks\n\nHand-written notes.\n")
+
+    assert text.startswith("# Benchmarks\n\nHand-written notes.\n")
+    assert run_all.MARKER in text
+    assert "Test CPU, 2 cores" in text and "PostgreSQL 15.2" in text
+    # A fast page near its floor meets the target; a slow one does not.
+    assert "| case list: Open cases, median | 30 ms (2.5× the SQL floor) |" in text
+    assert "| case list: Closed tab, median | 75 ms (6.2× the SQL floor) |" in text
+    assert "| triage: lines scored a second | 89,000 | ≥ 50,000 | ✅ met |" in text
+    assert "| intake API: offers a second | 145 | ≥ 300 | ❌ not met |" in text
+    assert "| transition of 101,669 cases | 36.1 s | 100,000 under 60 s | ✅ met |" in text
+    assert "`/dashboard/?refresh=1` worked out afresh, median | 559 ms | under 300 ms | ❌" in text
+    # A failed section is reported with the end of its output, and the rest still shows.
+    assert "**Not measured: the section failed** (exit status 1" in text
+    assert "RuntimeError: boom" in text
+    assert "| Spreadsheet import | failed | — | ❌ not met |" in text
+    assert "| gunicorn sync worker, intake API run (largest of 2; master 80 MiB) | 90 MiB |" in text
+    assert "| **the database, built** | **7 min 50 s** |" in text
+
+
+def test_the_file_keeps_its_notes_and_its_figures_for_the_next_run(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    results = _results()
+    path.write_text(run_all.render(results, "# Benchmarks\n\nNotes kept.\n"), encoding="utf-8")
+
+    preamble, stored = run_all.preamble_and_results(path)
+
+    assert preamble.strip() == "# Benchmarks\n\nNotes kept."
+    assert stored == results
+
+
+def test_quick_arguments_are_small():
+    assert run_all.section_arguments("routing", 20_000, quick=True) == [
+        "--cases=1000",
+        "--transition=5000",
+    ]
+    assert "--build-only" in run_all.section_arguments("build", 20_000, quick=True)
+    assert run_all.section_arguments("triage", 1_000_000, quick=False) == []
