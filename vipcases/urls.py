@@ -9,6 +9,9 @@ from offers import views as offer_views
 from triage import views as triage_views
 from vipcases import action_views, dashboard_views, export_views, mp_inbox_views, views
 
+# A database that goes away under a middleware answers 503, like one under a view.
+handler500 = "vipcases.middleware.server_error"
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="case_list", permanent=False)),
     path("sign-in/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
