@@ -401,10 +401,12 @@ def _dashboards(f: dict) -> tuple[list[str], list]:
     for label, kinds in f.get("pages", {}).items():
         for kind, figures in kinds.items():
             url = urls.get(label, label) + ("?refresh=1" if kind != "served" else "")
+            served = kind == "served"
             how = (
-                "as served (slow figures from the cache)"
-                if kind == "served"
-                else "worked out afresh"
+                "as served (the figures that read every case come from the cache, "
+                "refreshed by beat every 4 minutes)"
+                if served
+                else "worked out afresh: what the background refresh costs (no target)"
             )
             met = figures["median_ms"] < DASHBOARD_MEDIAN_MS
             rows.append(
@@ -413,12 +415,13 @@ def _dashboards(f: dict) -> tuple[list[str], list]:
                     how,
                     _ms(figures["median_ms"]),
                     _ms(figures["p95_ms"]),
-                    _mark(met),
+                    _mark(met) if served else "—",
                 ]
             )
-            summary.append(
-                (f"`{url}` {how}, median", _ms(figures["median_ms"]), "under 300 ms", met)
-            )
+            if served:
+                summary.append(
+                    (f"`{url}` as served, median", _ms(figures["median_ms"]), "under 300 ms", met)
+                )
     lines = _table(["page", "how", "median", "p95", f"under {DASHBOARD_MEDIAN_MS} ms"], rows)
     requests = f.get("requests")
     if requests:
