@@ -34,6 +34,8 @@ def test_it_reports_an_unreachable_broker_without_failing(client, settings, monk
     # Port 1 refuses connections at once: the check gives up within its one-second budget.
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     monkeypatch.setattr(celery_app.conf, "broker_url", settings.REDIS_URL)
+    # Celery 5.6 reads the write URL for publishing connections when one is set.
+    monkeypatch.setattr(celery_app.conf, "broker_write_url", settings.REDIS_URL)
 
     response = client.get("/health/")
 
@@ -53,3 +55,46 @@ def test_it_needs_no_sign_in(client):
     response = client.get("/health/")
 
     assert response.status_code == 200
+
+
+class FailingAfterTheView:
+    """A middleware whose work after the view fails, as the session save does when the
+    database goes away mid-request."""
+
+    error: Exception = OperationalError("server closed the connection unexpectedly")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        self.get_response(request)
+        raise type(self).error
+
+
+@pytest.fixture
+def failing_middleware(settings):
+    settings.MIDDLEWARE = [f"{__name__}.FailingAfterTheView", *settings.MIDDLEWARE]
+    yield FailingAfterTheView
+    FailingAfterTheView.error = OperationalError("server closed the connection unexpectedly")
+
+
+def test_a_database_error_outside_any_view_is_a_503_page_not_a_500(
+    caseworker, client_for, failing_middleware
+):
+    """The 503 middleware wraps views only; handler500 turns a database error raised by
+    another middleware (such as the session save) into the same 503 page."""
+    client = client_for(caseworker)
+    client.raise_request_exception = False
+
+    response = client.get("/cases/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
+
+
+def test_any_other_error_outside_a_view_is_still_a_500(caseworker, client_for, failing_middleware):
+    failing_middleware.error = RuntimeError("not a database error")
+    client = client_for(caseworker)
+    client.raise_request_exception = False
+
+    assert client.get("/cases/").status_code == 500
