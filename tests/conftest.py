@@ -437,12 +437,20 @@ def celery_worker_process(request, celery_worker_session):
     worker = celery_worker_session
     worker.start()
     saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    saved_env = os.environ.get("CELERY_BROKER_URL")
     celery_app.conf.update(task_always_eager=False, broker_url=worker.broker_url)
+    # Celery 5.6 resolves broker_url from the namespaced setting it was configured
+    # with, not from a later conf.update; the environment variable comes first.
+    os.environ["CELERY_BROKER_URL"] = worker.broker_url
     _reset_broker_connections()
     try:
         yield worker
     finally:
         celery_app.conf.update(saved)
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         _reset_broker_connections()
 
 

@@ -34,8 +34,9 @@ def test_it_reports_an_unreachable_broker_without_failing(client, settings, monk
     # Port 1 refuses connections at once: the check gives up within its one-second budget.
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     monkeypatch.setattr(celery_app.conf, "broker_url", settings.REDIS_URL)
-    # Celery 5.6 reads the write URL for publishing connections when one is set.
-    monkeypatch.setattr(celery_app.conf, "broker_write_url", settings.REDIS_URL)
+    # Publishing connections use broker_write_url, which Celery reads from this variable
+    # first (setting the conf key instead would outlive the test and misdirect others).
+    monkeypatch.setenv("CELERY_BROKER_WRITE_URL", settings.REDIS_URL)
 
     response = client.get("/health/")
 
