@@ -57,7 +57,7 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Unit tests run tasks in process even when REDIS_URL is set; only tests using
     # celery_worker_process send them to a broker.
-    celery_app.conf.task_always_eager = True
+    celery_eager(True)
     # WhiteNoise warns that STATIC_ROOT is missing; tests serve static files from finders.
     config.addinivalue_line("filterwarnings", "ignore:No directory at:UserWarning:django")
 
@@ -403,6 +403,22 @@ def celery_worker_session(django_db_setup, django_db_blocker, tmp_path_factory):
     worker.stop()
 
 
+def celery_eager(eager: bool) -> None:
+    """Run tasks in process (or not). Celery 5.6 reads a setting configured from Django's
+    settings under its namespaced name (CELERY_TASK_ALWAYS_EAGER) before the plain one,
+    so both are set."""
+    celery_app.conf.update(task_always_eager=eager, CELERY_TASK_ALWAYS_EAGER=eager)
+
+
+def point_at_broker(url: str) -> None:
+    """Send this process's tasks to `url` from now on. Celery 5.6 reads the broker URL
+    from CELERY_BROKER_URL in the environment before its configuration, so that is set
+    too, and the pooled connections to the old broker are forgotten."""
+    celery_app.conf.update(broker_url=url, CELERY_BROKER_URL=url)
+    os.environ["CELERY_BROKER_URL"] = url
+    _reset_broker_connections()
+
+
 def _reset_broker_connections() -> None:
     """Forget pooled connections so the next send uses the current broker_url.
 
@@ -436,17 +452,15 @@ def celery_worker_process(request, celery_worker_session):
         )
     worker = celery_worker_session
     worker.start()
-    saved = {key: celery_app.conf[key] for key in ("task_always_eager", "broker_url")}
+    saved_url = celery_app.conf.broker_url
     saved_env = os.environ.get("CELERY_BROKER_URL")
-    celery_app.conf.update(task_always_eager=False, broker_url=worker.broker_url)
-    # Celery 5.6 resolves broker_url from the namespaced setting it was configured
-    # with, not from a later conf.update; the environment variable comes first.
-    os.environ["CELERY_BROKER_URL"] = worker.broker_url
-    _reset_broker_connections()
+    celery_eager(False)
+    point_at_broker(worker.broker_url)
     try:
         yield worker
     finally:
-        celery_app.conf.update(saved)
+        celery_eager(True)
+        celery_app.conf.update(broker_url=saved_url, CELERY_BROKER_URL=saved_url)
         if saved_env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:

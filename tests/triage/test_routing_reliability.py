@@ -1,5 +1,6 @@
 """Routing against a real Celery worker on Redis and PostgreSQL: no case lost or doubled."""
 
+import logging
 import time
 from datetime import timedelta
 
@@ -10,8 +11,7 @@ from django.utils import timezone
 
 from offers.services import offer_create
 from tests import factories
-from tests.conftest import CeleryWorkerProcess
-from vipcases.celery import app as celery_app
+from tests.conftest import CeleryWorkerProcess, point_at_broker
 from vipcases.codes import EventKind, Queue
 from vipcases.models import Case, CaseEvent
 
@@ -109,22 +109,20 @@ def test_a_second_delivery_changes_nothing(celery_worker_process):
 
 
 def test_an_offer_submitted_while_redis_is_down_is_saved_at_once_and_swept_later(
-    celery_worker_process,
+    celery_worker_process, caplog
 ):
     from triage.tasks import triage_sweep_task
 
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens: Redis is down
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    point_at_broker("redis://127.0.0.1:1/0")  # nothing listens: Redis is down
     started = time.monotonic()
-    (case_id,) = submit()
+    with caplog.at_level(logging.WARNING, logger="vipcases.queueing"):
+        (case_id,) = submit()
     elapsed = time.monotonic() - started
     assert elapsed < 1.0
+    assert "broker unavailable" in caplog.text  # the task really was not sent
     assert Case.objects.get(pk=case_id).queue == Queue.TRIAGE  # saved, not yet routed
 
-    celery_app.conf.broker_url = celery_worker_process.broker_url  # Redis is back
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    point_at_broker(celery_worker_process.broker_url)  # Redis is back
     Case.objects.filter(pk=case_id).update(updated_at=timezone.now() - timedelta(minutes=5))
     triage_sweep_task.delay()
     wait_until(lambda: unrouted([case_id]) == 0, what="the sweep to route the case")
