@@ -440,9 +440,14 @@ def text_search(text: str) -> Q:
     """Cases whose reference is `text` ("PPE-000123" or "123"), or whose supplier's name
     contains it, or whose company number starts with it.
 
-    Written as `pk IN (… UNION ALL …)` rather than an OR across the joined tables, so
-    that each branch can use its own index (the case's primary key; the supplier's
-    name trigram index and company number) instead of scanning every case."""
+    The suppliers are matched first (the name trigram index and the company number
+    index find them) and the cases filtered by `offer.supplier_id IN (those suppliers)`
+    on the join the page already makes. Going through `pk IN (SELECT case … JOIN offer
+    …)` instead joined the case table to itself: PostgreSQL collected the id of every
+    matching case, open or closed, then looked each one up again by primary key (at
+    200,000 cases a name search's page query took 69 ms that way, 20 ms this way). With a reference too, the branches are combined as
+    `pk IN (… UNION ALL …)` rather than an OR across the joined tables, so that each can
+    use its own index instead of scanning every case."""
     text = text.strip()
     branches = []
     reference = REFERENCE.fullmatch(text)
@@ -453,7 +458,9 @@ def text_search(text: str) -> Q:
         suppliers = Supplier.objects.filter(
             Q(name__icontains=text) | Q(company_number__startswith=text.upper())
         ).values("pk")
-        branches.append(Case.objects.filter(offer__supplier__in=suppliers).values("pk"))
+        if not branches:
+            return Q(offer__supplier_id__in=suppliers)
+        branches.append(Case.objects.filter(offer__supplier_id__in=suppliers).values("pk"))
     if not branches:
         return Q(pk__in=[])
     if len(branches) == 1:

@@ -1,8 +1,8 @@
 """Turn a lost database connection into a 503 page instead of a 500.
 
 The middleware catches the views' errors; `server_error` (the project's handler500)
-catches the rest, such as the session middleware failing to save the session on the way
-out (SESSION_SAVE_EVERY_REQUEST) while the database is down.
+catches the rest, such as a middleware failing to save the session on the way out while
+the database is down.
 """
 
 import logging

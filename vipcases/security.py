@@ -32,6 +32,8 @@ logger = logging.getLogger("vipcases.security")
 
 # Session key: when the user signed in, in seconds since the epoch.
 SIGNED_IN_AT = "vipcases_signed_in_at"
+# Session key: when the session's idle expiry was last pushed on, in seconds since the epoch.
+REFRESHED_AT = "vipcases_refreshed_at"
 
 _PLAIN = re.compile(r"[\w.@+:/-]+")
 _MAX_FIELD = 200
@@ -93,7 +95,9 @@ def _username_of(user) -> str | None:
 def on_signed_in(sender, request, user, **kwargs):
     # The start of the session's absolute lifetime (SESSION_MAX_HOURS).
     if request is not None and hasattr(request, "session"):
-        request.session[SIGNED_IN_AT] = int(time.time())
+        now = int(time.time())
+        request.session[SIGNED_IN_AT] = now
+        request.session[REFRESHED_AT] = now
     log_event("sign_in", request=request, username=user.get_username())
 
 
@@ -138,12 +142,16 @@ def connect_signals() -> None:
 
 
 class SessionLimitMiddleware:
-    """Sign out a session SESSION_MAX_HOURS after its sign-in, however active it was.
+    """Sign out a session SESSION_MAX_HOURS after its sign-in, however active it was, and
+    push a signed-in session's idle expiry on, at most once every SESSION_REFRESH_SECONDS.
 
-    The idle limit needs no code: SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST
-    expires the cookie and the stored session after SESSION_IDLE_MINUTES without a
-    request. A signed-in session with no sign-in time was made before this limit existed,
-    so it is ended too. Runs after AuthenticationMiddleware and MessageMiddleware.
+    The idle limit is SESSION_COOKIE_AGE: the cookie and the stored session expire that
+    long after the session was last saved. Saving it on every request
+    (SESSION_SAVE_EVERY_REQUEST) would cost an UPDATE of django_session per page, so the
+    session is marked modified (saved, its cookie and expiry renewed) only when its last
+    refresh is older than SESSION_REFRESH_SECONDS: the idle limit holds to within that.
+    A signed-in session with no sign-in time was made before this limit existed, so it is
+    ended too. Runs after AuthenticationMiddleware and MessageMiddleware.
     """
 
     def __init__(self, get_response):
@@ -159,7 +167,18 @@ class SessionLimitMiddleware:
             )
             if too_old:
                 return self._sign_out(request, user)
+            self._refresh(request.session)
         return self.get_response(request)
+
+    @staticmethod
+    def _refresh(session) -> None:
+        now = int(time.time())
+        refreshed_at = session.get(REFRESHED_AT)
+        if (
+            not isinstance(refreshed_at, int)
+            or not 0 <= now - refreshed_at < settings.SESSION_REFRESH_SECONDS
+        ):
+            session[REFRESHED_AT] = now  # marks the session modified: saved after the view
 
     def _sign_out(self, request, user):
         log_event(

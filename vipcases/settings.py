@@ -276,14 +276,17 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Sessions end after SESSION_IDLE_MINUTES without a request (the cookie and the stored
-# session both expire; every request pushes the expiry on) and SESSION_MAX_HOURS after
-# sign-in whatever the activity (vipcases.security.SessionLimitMiddleware).
+# session both expire; a request pushes the expiry on if the last push is more than
+# SESSION_REFRESH_SECONDS old, so a page costs no session write most of the time) and
+# SESSION_MAX_HOURS after sign-in whatever the activity (both in
+# vipcases.security.SessionLimitMiddleware).
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
 SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
 if SESSION_IDLE_MINUTES < 1 or SESSION_MAX_HOURS < 1:
     _fail("SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be at least 1")
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS = 60
 SESSION_MAX_AGE_SECONDS = SESSION_MAX_HOURS * 60 * 60
 
 # Sign-in lockout (django-axes): SIGN_IN_FAILURE_LIMIT wrong passwords for one username

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests import factories
 from tests.conftest import PASSWORD
-from vipcases.security import SIGNED_IN_AT, client_ip
+from vipcases.security import REFRESHED_AT, SIGNED_IN_AT, client_ip
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -301,8 +303,24 @@ def test_a_session_expires_after_thirty_idle_minutes(client, caseworker):
     assert abs(expiry - (timezone.now() + IDLE)) < timedelta(minutes=1)
 
 
+def _refreshed_ago(client: Client, seconds: float) -> None:
+    session = client.session
+    session[REFRESHED_AT] = int(time.time() - seconds)
+    session.save()
+
+
+def session_writes(captured) -> list[str]:
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if "django_session" in query["sql"]
+        and query["sql"].lstrip().upper().startswith(("UPDATE", "INSERT", "DELETE"))
+    ]
+
+
 def test_each_request_pushes_the_idle_expiry_on(client, caseworker):
     sign_in(client, caseworker.username)
+    _refreshed_ago(client, 61)
     Session.objects.filter(pk=session_of(client).pk).update(
         expire_date=timezone.now() + timedelta(minutes=1)
     )
@@ -310,6 +328,26 @@ def test_each_request_pushes_the_idle_expiry_on(client, caseworker):
     assert response.status_code == 200
     assert response.cookies["sessionid"]["max-age"] == IDLE.total_seconds()
     assert session_of(client).expire_date > timezone.now() + IDLE - timedelta(minutes=1)
+
+
+def test_the_idle_expiry_is_pushed_on_at_most_once_a_minute(client, caseworker):
+    sign_in(client, caseworker.username)
+    expiry = session_of(client).expire_date
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/cases/")
+    assert response.status_code == 200
+    assert session_writes(captured) == []
+    assert "sessionid" not in response.cookies
+    assert session_of(client).expire_date == expiry
+
+    _refreshed_ago(client, 60)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/cases/")
+    assert response.status_code == 200
+    assert len(session_writes(captured)) == 1
+    assert response.cookies["sessionid"]["max-age"] == IDLE.total_seconds()
+    assert abs(client.session[REFRESHED_AT] - time.time()) < 60
 
 
 def test_an_idle_session_is_refused_on_the_server(client, caseworker):
