@@ -219,18 +219,23 @@ def offers_create(request):
             if key:
                 # Last, so the unique index on (token, key) makes a second request with
                 # the same key wait here until this one commits, then fail and replay.
-                IdempotencyRecord.objects.create(
-                    api_token=token,
-                    key=key,
-                    request_hash=request_hash,
-                    response_status=201,
-                    response_body=answer,
-                )
+                _remember(token, key, request_hash, 201, answer)
     except IntegrityError:
         # The key or the external_ref was recorded by an earlier (or simultaneous)
         # request; this transaction wrote nothing.
         return _answer_existing(token, key, request_hash, intake.external_ref)
     return JsonResponse(answer, status=201, headers={"Location": answer["url"]})
+
+
+def _remember(token, key: str, request_hash: str, status: int, answer: dict) -> None:
+    """Record the answer given under an Idempotency-Key, for its retries to replay."""
+    IdempotencyRecord.objects.create(
+        api_token=token,
+        key=key,
+        request_hash=request_hash,
+        response_status=status,
+        response_body=answer,
+    )
 
 
 def _answer_existing(token, key, request_hash: str, external_ref: str | None) -> JsonResponse:
@@ -256,13 +261,7 @@ def _answer_existing(token, key, request_hash: str, external_ref: str | None) ->
     if key:
         try:
             with transaction.atomic():
-                IdempotencyRecord.objects.create(
-                    api_token=token,
-                    key=key,
-                    request_hash=request_hash,
-                    response_status=200,
-                    response_body=answer,
-                )
+                _remember(token, key, request_hash, 200, answer)
         except IntegrityError:
             record = IdempotencyRecord.objects.get(api_token=token, key=key)
             return _replay(record, request_hash)
