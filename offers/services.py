@@ -346,10 +346,9 @@ def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
     from vipcases.events import events_append
     from vipcases.models import Case, CaseEvent
 
-    fresh = intakes
     now = timezone.now()
-    suppliers = _suppliers_for(fresh)
-    introducers = _introducers_for(fresh)
+    suppliers = _suppliers_for(intakes)
+    introducers = _introducers_for(intakes)
     offers = Offer.objects.bulk_create(
         [
             Offer(
@@ -362,13 +361,13 @@ def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
                 created_by=acting_user,
                 api_token=api_token,
             )
-            for i in fresh
+            for i in intakes
         ]
     )
     OfferLine.objects.bulk_create(
         [
             OfferLine(offer=offer, **vars(line))
-            for offer, intake in zip(offers, fresh, strict=True)
+            for offer, intake in zip(offers, intakes, strict=True)
             for line in intake.lines
         ]
     )
@@ -382,7 +381,7 @@ def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
                 conflict_of_interest_notes=i.conflict_of_interest_notes,
                 recorded_by=acting_user,
             )
-            for offer, intake in zip(offers, fresh, strict=True)
+            for offer, intake in zip(offers, intakes, strict=True)
             for i in intake.introductions
         ]
     )
@@ -393,7 +392,7 @@ def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
                 opened_at=offer.received_at,
                 lead_introducer_role=lead_introducer_role(i.role for i in intake.introductions),
             )
-            for offer, intake in zip(offers, fresh, strict=True)
+            for offer, intake in zip(offers, intakes, strict=True)
         ]
     )
     events = [
@@ -416,7 +415,7 @@ def intakes_write(*, acting_user, intakes: list, api_token=None) -> list:
         .values_list("pk", "offer__supplier_id", "offer__lines__category")
     ):
         open_by_key.setdefault((supplier_id, category), set()).add(case_id)
-    for case, offer, intake in zip(cases, offers, fresh, strict=True):
+    for case, offer, intake in zip(cases, offers, intakes, strict=True):
         case.offer = offer
         earlier = {
             other
