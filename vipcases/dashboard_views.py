@@ -4,9 +4,9 @@ Thin views: the figures come from vipcases/dashboards.py and vipcases/fairness.p
 (aggregate queries only); here they are arranged into charts (vipcases/charts.py) and
 handed to the templates.
 
-Two parts of these pages aggregate every case ever received: the fairness report, and
-the dashboard's median time to decision per queue (which joins each decided case to its
-routing decision). At a million cases they take seconds, not milliseconds, so they are
+Two parts of these pages read every case ever received (the fairness report) or every
+case decided in the last 30 days (the dashboard's median time to decision per queue):
+at a million cases they take from a third of a second to two seconds, so they are
 kept in the cache and worked out again in the background every few minutes
 (vipcases/report_cache.py); the page says when they were worked out, and "Work out
 again now" (`?refresh=1`) recalculates them. Every other figure on the dashboard is

@@ -10,7 +10,6 @@ the first request after a restart) works them out itself and keeps them; "Work i
 again now" (`?refresh=1`) always does.
 """
 
-from collections.abc import Callable
 from datetime import datetime
 
 from django.core.cache import cache
@@ -36,22 +35,18 @@ def _compute(name: str, now: datetime):
     raise KeyError(name)
 
 
-def figures_store(name: str, value, *, at: datetime) -> tuple[datetime, object]:
-    found = (at, value)
-    cache.set(CACHE_PREFIX + name, found, REPORT_CACHE_SECONDS)
-    return found
-
-
-def cached_figures(name: str, *, refresh: bool, compute: Callable[[], object] | None = None):
+def cached_figures(name: str, *, refresh: bool) -> tuple[datetime, object]:
     """(worked out at, value): from the cache unless `refresh` or absent, else worked
     out now and kept."""
+    key = CACHE_PREFIX + name
     if not refresh:
-        found = cache.get(CACHE_PREFIX + name)
+        found = cache.get(key)
         if found is not None:
             return found
     now = timezone.now()
-    value = compute() if compute is not None else _compute(name, now)
-    return figures_store(name, value, at=now)
+    found = (now, _compute(name, now))
+    cache.set(key, found, REPORT_CACHE_SECONDS)
+    return found
 
 
 def figures_refresh() -> dict[str, datetime]:

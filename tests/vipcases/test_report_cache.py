@@ -67,7 +67,10 @@ def test_the_refresh_task_fills_the_cache_and_the_pages_serve_it(manager, client
 
     response = client.get("/dashboard/fairness/")
     assert response.context["worked_out_at"] >= before
-    assert "worked out in the background every 4 minutes" in response.content.decode()
+    html = response.content.decode()
+    assert "worked out in the background every 4 minutes" in html
+    # The page defines "routed to" as the figures count it: each case once, last decision.
+    assert "their latest routing decision sent to each queue" in html
     decisions_at = client.get("/dashboard/").context["decisions_at"]
     assert decisions_at >= before
 
