@@ -98,6 +98,15 @@ def peak_rss_mib(pid: int | str = "self") -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU of one process so far, in seconds (0 if it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_pids(pid: int) -> list[int]:
     """The direct children of `pid` (from /proc/<pid>/task/*/children)."""
     children: list[int] = []

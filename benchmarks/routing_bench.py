@@ -7,7 +7,9 @@ routing-policy transition over 100,000 open cases.
 It works on a scratch database (vipcases_bench_routing, dropped and made again) and Redis
 database 13 (flushed). Targets (issue 4): routing at least half the no-op rate; the
 transition under 60 seconds. The worker's peak memory (VmHWM of its processes) is read
-just before it is stopped.
+just before it is stopped. For the transition it also reports the CPU seconds spent in
+the worker's processes and in the PostgreSQL backends serving the scratch database
+(less noisy than wall-clock time on a shared machine).
 """
 
 import argparse
@@ -66,6 +68,35 @@ def start_worker(env: dict) -> subprocess.Popen:
             return process
     os.killpg(process.pid, signal.SIGKILL)
     sys.exit("the worker did not start")
+
+
+def cpu_snapshot(worker_pid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the worker's processes and of this database's backends
+    (other than the benchmark's own connection)."""
+    from django.db import connection
+
+    from benchmarks._setup import child_pids, cpu_seconds
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        backends = [pid for (pid,) in cursor.fetchall()]
+    worker = [worker_pid, *child_pids(worker_pid)]
+    return {
+        "worker": {pid: cpu_seconds(pid) for pid in worker},
+        "database": {pid: cpu_seconds(pid) for pid in backends},
+    }
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds between two snapshots, per group (a backend that ended in between is
+    missed; the worker keeps one connection per task, so the transition's is counted)."""
+    return {
+        group: sum(max(0.0, t - before[group].get(pid, 0.0)) for pid, t in after[group].items())
+        for group in after
+    }
 
 
 def wait(predicate, what: str, timeout: float = 600) -> None:
@@ -169,7 +200,7 @@ def main() -> None:
     worker = start_worker(env)
     figures: dict = {"cases": args.cases}
     try:
-        run(client, args.cases, args.transition, figures)
+        run(client, args.cases, args.transition, figures, worker.pid)
         figures["worker_memory"] = process_tree_peaks(worker.pid)
         memory = figures["worker_memory"]
         log(
@@ -184,7 +215,7 @@ def main() -> None:
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items() if not isinstance(v, dict)))
 
 
-def run(client, n: int, t: int, figures: dict) -> None:
+def run(client, n: int, t: int, figures: dict, worker_pid: int) -> None:
     from triage.tasks import case_route_task
     from vipcases.codes import Queue
     from vipcases.models import Case
@@ -220,6 +251,9 @@ def run(client, n: int, t: int, figures: dict) -> None:
     )
     if not t:
         return
+    # The routing tasks whose cases were routed by an earlier task are still queued: let
+    # them run out, so that the transition's job does not wait behind them.
+    wait(drained, "the routing tasks left over", 1800)
     log(f"creating {t:,} open cases in the VIP queue (not timed)")
     bulk_cases(t, queue=Queue.VIP, scored=False)
     from django.contrib.auth import get_user_model
@@ -245,18 +279,26 @@ def run(client, n: int, t: int, figures: dict) -> None:
         f"preview over {in_train:,} cases in train: "
         f"{preview_seconds * 1000:.0f} ms; moves {preview.moves}"
     )
+    cpu_before = cpu_snapshot(worker_pid)
     started = time.perf_counter()
     job = routing_services.routing_policy_apply(policy_id=policy.pk, acting_user=manager)
-    wait(
-        lambda: BackgroundJob.objects.get(pk=job.pk).state in ("done", "failed"),
-        "the transition",
-        900,
-    )
+    seen = {group: dict(pids) for group, pids in cpu_before.items()}
+    while BackgroundJob.objects.get(pk=job.pk).state not in ("done", "failed"):
+        if time.perf_counter() - started > 900:
+            sys.exit("timed out waiting for the transition")
+        # The job's backend appears once its task starts and goes with it: sample it.
+        for group, pids in cpu_snapshot(worker_pid).items():
+            seen[group].update(pids)
+        time.sleep(0.2)
     seconds = time.perf_counter() - started
+    for group, pids in cpu_snapshot(worker_pid).items():
+        seen[group].update(pids)
+    cpu = cpu_used(cpu_before, seen)
     job.refresh_from_db()
     log(
         f"transition: {job.done:,} cases in train considered, {job.changed:,} moved, in {seconds:.1f} s "
-        f"({job.state}; target under 60 s)"
+        f"({job.state}; target under 60 s); CPU: worker {cpu['worker']:.1f} s, "
+        f"PostgreSQL {cpu['database']:.1f} s"
     )
     figures.update(
         preview_cases=in_train,
@@ -265,6 +307,8 @@ def run(client, n: int, t: int, figures: dict) -> None:
         transition_moved=job.changed,
         transition_state=job.state,
         transition_s=seconds,
+        transition_worker_cpu_s=cpu["worker"],
+        transition_database_cpu_s=cpu["database"],
     )
 
 

@@ -353,43 +353,45 @@ def transition_step(job: BackgroundJob) -> bool:
     )
     if not ids:
         return True
-    locked = list(
-        Case.objects.select_for_update()
-        .filter(pk__in=ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    cases = list(
-        with_routing_facts(transition_queryset().filter(pk__in=locked))
+    # One query locks the batch's cases (only them, in id order) and reads their facts:
+    # the id range, not a list of thousands of ids, and for a case changed meanwhile
+    # PostgreSQL re-reads it, and re-checks that it is still in train, once it is locked.
+    # The target once per case, in the select list, and the cases that stay filtered out
+    # here: filtering on it in SQL repeated the whole CASE, with its subqueries, in the
+    # WHERE clause twice. Plain rows, not model instances: a batch is thousands of cases.
+    rows = (
+        with_routing_facts(transition_queryset().filter(pk__gt=cursor, pk__lte=ids[-1]))
         .annotate(target=routing_target_sql(rules))
-        .exclude(target=Queue.CLOSED)
-        .exclude(target=F("queue"))
-        .select_related("owner")
+        .select_for_update(of=("self",))
         .order_by("pk")
+        .values_list("pk", "queue", "target", "owner__email")
     )
+    moves = [row for row in rows if row[2] != Queue.CLOSED and row[2] != row[1]]
+    rationale = (
+        f"Routing policy version {policy.version} applied. {job.params.get('rationale', '')}"
+    ).strip()
+    due = {
+        queue: now + timedelta(days=int(policy.sla_days.get(queue, 10)))
+        for queue in {target for _, _, target, _ in moves}
+    }
     events, mail, updates = [], {}, []
-    for case in cases:
-        previous = case.queue
-        case.queue = case.target
-        due = now + timedelta(days=int(policy.sla_days.get(case.queue, 10)))
-        updates.append((case.pk, {"queue": case.queue, "sla_due_at": due}))
+    for case_id, previous, target, email in moves:
+        updates.append((case_id, {"queue": target, "sla_due_at": due[target]}))
         events.append(
             CaseEvent(
-                case=case,
+                case_id=case_id,
                 kind=EventKind.MOVED,
-                actor=job.created_by,
+                actor_id=job.created_by_id,
                 from_value=previous,
-                to_value=case.queue,
-                rationale=(
-                    f"Routing policy version {policy.version} applied. {job.params.get('rationale', '')}"
-                ).strip(),
+                to_value=target,
+                rationale=rationale,
                 data={"policy_version": policy.version, "job_id": job.pk},
                 created_at=now,
             )
         )
-        if case.owner_id and case.owner.email:
-            mail.setdefault(case.owner.email, []).append(
-                f"{case.reference}: {Queue(previous).label} → {Queue(case.queue).label}"
+        if email:
+            mail.setdefault(email, []).append(
+                f"{Case(pk=case_id).reference}: {Queue(previous).label} → {Queue(target).label}"
             )
     update_in_groups(Case, updates, version=F("version") + 1, updated_at=now)
     events_append(events)
@@ -406,5 +408,5 @@ def transition_step(job: BackgroundJob) -> bool:
         transaction.on_commit(lambda: send_mass_mail(messages, fail_silently=True))
     job.params["cursor"] = ids[-1]
     job.done = min(job.total, job.done + len(ids))
-    job.changed += len(cases)
+    job.changed += len(moves)
     return len(ids) < TRANSITION_BATCH_SIZE

@@ -176,6 +176,8 @@ class CaseEvent(models.Model):
         indexes = [
             models.Index(fields=["case", "created_at"], name="caseevent_case_idx"),
             models.Index(fields=["kind", "created_at"], name="caseevent_kind_idx"),
+            # The order of each case's chain: events_append finds a case's last event here.
+            models.Index(fields=["case", "id"], name="caseevent_chain_order_idx"),
         ]
         constraints = [
             # One successor per event (and one first event per case): a forked chain is

@@ -1,8 +1,12 @@
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,6 +65,12 @@ def apply(manager, policy):
         return routing_services.routing_policy_apply(policy_id=policy.pk, acting_user=manager)
 
 
+def apply_without_running(manager, policy) -> BackgroundJob:
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        job = routing_services.routing_policy_apply(policy_id=policy.pk, acting_user=manager)
+    return job
+
+
 def test_the_preview_counts_moves_and_writes_nothing(manager, in_train):
     policy = draft(manager, vip_value_threshold_gbp=Decimal("10000000"))
     events = CaseEvent.objects.count()
@@ -95,6 +105,31 @@ def test_applying_moves_exactly_the_previewed_cases_once_each_and_tells_the_owne
     )
     job_run(job.pk)
     assert CaseEvent.objects.filter(kind=EventKind.MOVED).count() == 4
+
+
+def test_the_moves_are_chained_to_each_case_timeline(manager, in_train):
+    apply(manager, draft(manager, rapid_threshold=20))
+    for case in (in_train["tracked"], *in_train["vip"]):
+        events = list(CaseEvent.objects.filter(case=case).order_by("id"))
+        assert events[-1].kind == EventKind.MOVED
+        assert events[-1].prev_hash == events[-2].hash
+    call_command("verify_events", stdout=StringIO())  # exits 1 on a break
+
+
+def test_a_batch_costs_the_same_queries_however_many_cases_move(manager, in_train):
+    def step_queries(policy) -> tuple[int, int]:
+        job = apply_without_running(manager, policy)
+        with CaptureQueriesContext(connection) as queries:
+            routing_services.transition_step(job)
+        return len(queries), job.changed
+
+    # The VIP cases to the MP inbox, then they and the tracked case to Rapid Response.
+    few = step_queries(
+        draft(manager, rapid_threshold=100, vip_value_threshold_gbp=Decimal("10000000"))
+    )
+    many = step_queries(draft(manager, rapid_threshold=20))
+    assert (few[1], many[1]) == (3, 4)
+    assert few[0] == many[0]
 
 
 def test_a_transition_never_closes_a_case(manager, in_train):

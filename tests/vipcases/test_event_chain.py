@@ -131,6 +131,35 @@ def test_it_chains_several_cases_in_one_call_with_one_lookup_and_one_insert(work
     assert verify()[0] == 0
 
 
+def test_it_chains_to_the_last_event_appended_not_the_latest_in_time(worked_case):
+    backdated = event_append(
+        CaseEvent(
+            case=worked_case,
+            kind=EventKind.NOTE,
+            rationale="Recorded late.",
+            created_at=timezone.now() - timedelta(days=30),
+        )
+    )
+    after = event_append(CaseEvent(case=worked_case, kind=EventKind.NOTE, rationale="Next."))
+    assert after.prev_hash == backdated.hash
+    assert verify()[0] == 0
+
+
+def test_a_batch_inserted_in_parts_keeps_list_order_as_id_order(worked_case):
+    other = factories.case(name="Otherwell Ltd")
+    batch = [
+        CaseEvent(case=case, kind=EventKind.NOTE, rationale=f"note {n}")
+        for n, case in enumerate([worked_case, other] * 3)
+    ]
+    saved = events_append(batch, batch_size=4)
+    assert [event.pk for event in saved] == sorted(event.pk for event in saved)
+    assert all(not event._state.adding for event in saved)
+    for case in (worked_case, other):
+        mine = [event for event in saved if event.case_id == case.pk]
+        assert [event.pk for event in chain_of(case)[-3:]] == [event.pk for event in mine]
+    assert verify()[0] == 0
+
+
 def test_it_skips_the_lookup_for_cases_created_in_the_transaction():
     case = factories.case()
     with triggers_off():  # make room for a case with no events, as if just created
