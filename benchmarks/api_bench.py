@@ -13,11 +13,17 @@ validate, write the offer, lines, case and events in one transaction, queue tria
 The rate limit stays on (counted in Redis) but is raised out of the way. Target
 (issue 7): 300 offers a second with no errors. The workers' peak memory (VmHWM) is read
 just before gunicorn is stopped.
+
+Throughput on a shared machine is noisy, so the timed run also reports CPU time per
+request (utime + stime from /proc, before and after): the gunicorn workers, the
+PostgreSQL backends serving the scratch database, redis-server (shared, so an upper
+bound) and wrk itself.
 """
 
 import argparse
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -30,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._setup import (  # noqa: E402
     ROOT,
     add_json_argument,
+    child_pids,
+    cpu_seconds,
     django_on,
     log,
     process_tree_peaks,
@@ -109,6 +117,35 @@ def wait_for(port: int, timeout: float = 60) -> None:
     sys.exit("gunicorn did not start")
 
 
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def cpu_by_tier(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the gunicorn workers, the PostgreSQL backends of the
+    scratch database, redis-server and this process's finished children (wrk)."""
+    backends = [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if _cmdline(pid).startswith("postgres: ") and f" {DATABASE} " in _cmdline(pid)
+    ]
+    redis_pids = [
+        pid
+        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+        if _cmdline(pid).startswith("redis-server")
+    ]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "gunicorn": sum(cpu_seconds(pid) for pid in child_pids(server_pid)),
+        "postgres": sum(cpu_seconds(pid) for pid in backends),
+        "redis": sum(cpu_seconds(pid) for pid in redis_pids),
+        "wrk": children.ru_utime + children.ru_stime,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=4)
@@ -175,6 +212,7 @@ def main() -> None:
             capture_output=True,
         )
         before = Offer.objects.count()
+        cpu_before = cpu_by_tier(server.pid)
         log(f"wrk: {args.connections} connections, 2 threads, {args.seconds} s")
         done = subprocess.run(
             [
@@ -194,6 +232,7 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
+        cpu_after = cpu_by_tier(server.pid)
         os.unlink(script.name)
         figures = dict(re.findall(r"(\w+)=([\d.]+)", re.search(r"RESULT .*", done.stdout).group(0)))
         created = Offer.objects.count() - before
@@ -204,6 +243,15 @@ def main() -> None:
             f"{requests:,} requests in {float(figures['seconds']):.1f} s = {rate:,.0f} requests/s; "
             f"latency p50 {figures['p50_ms']} ms, p90 {figures['p90_ms']} ms, "
             f"p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; errors {errors}"
+        )
+        cpu_ms = {
+            tier: 1000 * (cpu_after[tier] - cpu_before[tier]) / max(requests, 1)
+            for tier in cpu_before
+        }
+        log(
+            "CPU per request (ms): "
+            + ", ".join(f"{tier} {ms:.2f}" for tier, ms in cpu_ms.items())
+            + f"; total {sum(cpu_ms.values()):.2f}"
         )
         log(
             f"offers created during the run: {created:,} (cases in total: {Case.objects.count():,}); "
@@ -255,6 +303,7 @@ def main() -> None:
                 "get_requests_per_s": read_rate,
                 "get_p99": read_p99,
                 "get_errors": int(read_errors.group(1)) if read_errors else 0,
+                "cpu_ms_per_request": cpu_ms,
                 "worker_memory": memory,
                 "target_per_s": TARGET_PER_SECOND,
             },
@@ -262,7 +311,8 @@ def main() -> None:
         print(
             f"RESULT workers={args.workers} connections={args.connections} requests={requests} "
             f"rps={rate:.0f} p50_ms={figures['p50_ms']} p99_ms={figures['p99_ms']} "
-            f"errors={errors} offers_created={created} get_rps={read_rate:.0f}"
+            f"errors={errors} offers_created={created} get_rps={read_rate:.0f} "
+            f"cpu_ms={sum(cpu_ms.values()):.2f}"
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -225,6 +225,22 @@ else:
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per token; 0: none
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576)
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 50 * 1_048_576)
+# The API authenticates each request by its bearer token (offers/api.py) and sets no
+# cookie: vipcases.wsgi serves /api/ without the middleware that serves signed-in
+# browsers (static files, sessions, CSRF, sign-in, messages, session limits, lockout),
+# which cost a third of a small request. Everything else in MIDDLEWARE applies to it,
+# including any middleware added later (tests/vipcases/test_wsgi_api.py).
+API_PATH_PREFIX = "/api/"
+API_MIDDLEWARE_SKIPPED = (
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "vipcases.security.SessionLimitMiddleware",
+    "axes.middleware.AxesMiddleware",
+)
+API_MIDDLEWARE = [path for path in MIDDLEWARE if path not in API_MIDDLEWARE_SKIPPED]
 
 # --- Email --------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -314,9 +314,29 @@ def test_it_answers_429_with_retry_after_past_the_rate_limit(api, other_api, set
 
 def test_it_lets_requests_through_when_the_cache_is_down(api, settings):
     settings.API_RATE_LIMIT_PER_MINUTE = 1
-    with mock.patch("offers.api.cache.incr", side_effect=ConnectionError("redis is away")):
+    with (
+        mock.patch("offers.api.cache.incr", side_effect=ConnectionError("redis is away")),
+        mock.patch("redis.Redis.execute_command", side_effect=ConnectionError("redis is away")),
+    ):
         statuses = [api.post_offer(offer_body()).status_code for _ in range(2)]
     assert statuses == [201, 201]
+
+
+def test_the_count_expires_after_two_windows(api, settings):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("the count is kept in Redis when REDIS_URL is set")
+    with mock.patch("offers.api._now_seconds", return_value=1_000_002 * 60 + 5):
+        for _ in range(2):
+            assert api.post_offer(offer_body()).status_code == 201
+    prefix = api.raw_token[4:16]
+    key = backend.make_and_validate_key(f"api-rate:{prefix}:1000002")
+    client = backend._cache.get_client(write=True)
+    assert int(client.get(key)) == 2
+    assert 110 < client.ttl(key) <= 120
 
 
 # --- retries at the same moment (real PostgreSQL, real transactions) ------------------------
