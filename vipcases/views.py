@@ -1,3 +1,5 @@
+import functools
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import connection
@@ -120,7 +122,7 @@ def _choice_options(field) -> list[dict]:
             ticked = False
         options.append(
             {
-                "id": auto_id if not options else slugify(f"{auto_id}-{value}"),
+                "id": auto_id if not options else _option_id(auto_id, value),
                 "value": value,
                 "label": str(label),
                 "ticked": ticked,
@@ -128,6 +130,12 @@ def _choice_options(field) -> list[dict]:
             }
         )
     return options
+
+
+@functools.lru_cache(maxsize=1024)
+def _option_id(auto_id: str, value: str) -> str:
+    """The id of a checkbox after the first (the same few hundred on every page)."""
+    return slugify(f"{auto_id}-{value}")
 
 
 _QUEUE_LABELS = {value: str(label) for value, label in Queue.choices}
@@ -142,13 +150,14 @@ def _case_list_rows(cases, *, ticked: set[int]) -> list[dict]:
     places them (resolving model attributes, filters and a URL tag per cell of 50 rows
     was most of the page's time)."""
     now = timezone.now()
+    zone = timezone.get_current_timezone()
     # One reverse() for the page, not one per row: the link with a stand-in id.
     stand_in = 2**62
     href = reverse("case_detail", args=[stand_in]).replace(str(stand_in), "{}")
     rows = []
     for case in cases:
         owner = case.owner
-        sla_due = case.sla_due_at and timezone.localtime(case.sla_due_at)
+        sla_due = case.sla_due_at and case.sla_due_at.astimezone(zone)
         rows.append(
             {
                 "pk": str(case.pk),

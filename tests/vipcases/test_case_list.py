@@ -455,6 +455,7 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(request, client_for, 
         rows_of_sixty = refs(client.get(f"/cases/{query}"))
     assert len(rows_of_sixty) > len(rows_of_ten) > 0
     assert len(sixty) == len(ten), [q["sql"][:120] for q in sixty.captured_queries]
-    # session, user, roles, owners, page, its lines, its introductions, count; and a
-    # manager's saved filters. No session write: its expiry was pushed on a moment ago.
-    assert len(sixty) == (9 if who == "manager" else 8)
+    # session, user, roles, owners, page (with its lines' categories and introducers'
+    # roles), count; and a manager's saved filters. No session write: its expiry was
+    # pushed on a moment ago.
+    assert len(sixty) == (7 if who == "manager" else 6)

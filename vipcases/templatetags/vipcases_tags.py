@@ -6,9 +6,11 @@ the few number and date formats the pages need live here.
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from html import escape
 
-from django import template
+from django import forms, template
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
 from vipcases.codes import Outcome, Queue, Status
 
@@ -70,6 +72,50 @@ def age_days(value: datetime | None) -> int | str:
     return max(0, (timezone.now() - value).days)
 
 
+# The date formats of the case page, written directly: Django's `date` filter looks the
+# format up, parses it and translates the month on every call, and the case page has a
+# few dozen dates (two for each event of its timeline). English month names, as
+# LANGUAGE_CODE is en-gb.
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+@register.filter(expects_localtime=True)
+def long_date(value) -> str:
+    """A date or local datetime as `date:"j F Y"` writes it: "3 December 2026"."""
+    if value is None or value == "":
+        return ""
+    return f"{value.day} {_MONTH_NAMES[value.month - 1]} {value.year:04d}"
+
+
+@register.filter(expects_localtime=True)
+def long_date_time(value) -> str:
+    """A local datetime as `date:"j F Y H:i"` writes it: "3 December 2026 14:05"."""
+    if value is None or value == "":
+        return ""
+    return f"{long_date(value)} {value.hour:02d}:{value.minute:02d}"
+
+
+@register.filter(expects_localtime=True)
+def iso_date(value) -> str:
+    """A date or local datetime as `date:"c"` writes it (ISO 8601), for <time datetime>."""
+    if value is None or value == "":
+        return ""
+    return value.isoformat()
+
+
 @register.filter
 def is_past(value: datetime | None) -> bool:
     """True if `value` is before now (e.g. an SLA due date that has passed)."""
@@ -105,3 +151,26 @@ def widget_kind(bound_field) -> str:
     if widget.__class__.__name__ == "Textarea":
         return "textarea"
     return "input"
+
+
+@register.filter
+def hidden_input(bound_field) -> SafeString:
+    """A hidden field of an unbound form, written as Django's HiddenInput writes it
+    (`<input type="hidden" name=… value=… id=…>`) but without a round trip through the
+    form renderer's templates, which cost a few hundred calls a field. Anything else
+    (a bound form, a disabled field, a widget with attributes) is rendered by Django."""
+    widget = bound_field.field.widget
+    if (
+        type(widget) is not forms.HiddenInput
+        or widget.attrs
+        or bound_field.form.is_bound
+        or bound_field.field.disabled
+    ):
+        return SafeString(bound_field.as_widget())
+    value = widget.format_value(bound_field.value())
+    value_attribute = "" if value is None else f' value="{escape(value)}"'
+    id_attribute = f' id="{escape(bound_field.auto_id)}"' if bound_field.auto_id else ""
+    return SafeString(
+        f'<input type="hidden" name="{escape(bound_field.html_name)}"'
+        f"{value_attribute}{id_attribute}>"
+    )
