@@ -5,18 +5,22 @@ user may see (vipcases.selectors.cases_visible_to), so no tab or filter value ca
 a case outside them. Unknown values are form errors, never a 500 and never "no filter".
 """
 
+import copy
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import reduce
+from functools import lru_cache, reduce
 from operator import or_
 from urllib.parse import urlencode
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.urls import reverse
+from django.http import QueryDict
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
+from django_filters.constants import EMPTY_VALUES
 
 from offers.models import Introduction, OfferLine, Supplier
 from vipcases import access
@@ -214,13 +218,24 @@ class ListQuery:
     def url(self, **extra) -> str:
         """The list's URL with these parameters (and any `extra`, such as a cursor)."""
         query = self.urlencode(**extra)
-        return reverse("case_list") + ("?" + query if query else "")
+        return _list_path() + ("?" + query if query else "")
 
     def __eq__(self, other) -> bool:
         return isinstance(other, ListQuery) and set(self.items) == set(other.items)
 
     def __hash__(self) -> int:
         return hash(frozenset(self.items))
+
+
+def _list_path() -> str:
+    """reverse("case_list"), which a list page asks for a dozen times and more (tabs,
+    sort headers, filter tags, pages), reversed once per URLconf and script prefix."""
+    return _reversed_list_path(get_resolver(get_urlconf()), get_script_prefix())
+
+
+@lru_cache(maxsize=16)
+def _reversed_list_path(resolver, prefix: str) -> str:
+    return reverse("case_list")
 
 
 # --- the filter set ------------------------------------------------------------------
@@ -248,6 +263,21 @@ class CaseFilterForm(forms.Form):
 
     def clean_sort(self):
         return self.cleaned_data["sort"] or DEFAULT_SORT
+
+
+class _FormFields(dict):
+    """The filter form's fields, of which each form (Form.__init__ deep-copies them)
+    gets its own copy only of those whose choices it sets: the tab and owner. Nothing
+    changes the others after the form class is made (validating and rendering only
+    read a field), so every form shares them, sparing a deep copy of each per page."""
+
+    PER_FORM = ("tab", "owner")
+
+    def __deepcopy__(self, memo):
+        return {
+            name: copy.deepcopy(field, memo) if name in self.PER_FORM else field
+            for name, field in self.items()
+        }
 
 
 def _invalid(what: str) -> dict:
@@ -322,21 +352,56 @@ class CaseFilter(django_filters.FilterSet):
         form = CaseFilterForm
 
     def __init__(self, data=None, queryset=None, *, user, owners=(), now: datetime | None = None):
-        super().__init__(data, queryset)
+        # Not django-filter's __init__, which deep-copies every declared filter for each
+        # instance and then builds a form class from the copies (thousands of Python
+        # calls a list page): these filters only call methods of this class, so
+        # `filter_queryset` calls those directly, the form class is built once per
+        # process, and `filters` is copied only if something asks for it.
+        self.is_bound = data is not None
+        self.data = data or QueryDict()
+        self.queryset = queryset if queryset is not None else Case.objects.all()
+        self.request = None
+        self.form_prefix = None
         self.user = user
         self.now = now or timezone.now()
         self.owner_choices = [(UNASSIGNED, "Unassigned")] + [
             (str(person.pk), person.get_full_name() or person.get_username()) for person in owners
         ]
-        self.filters["owner"].extra["choices"] = self.owner_choices
-        self.form.fields["tab"].choices = tabs_for(user)
+        fields = self.form.fields  # this form's own copies
+        fields["owner"].choices = self.owner_choices
+        fields["tab"].choices = tabs_for(user)
+
+    @cached_property
+    def filters(self) -> dict:
+        """The declared filters, bound to this filter set as django-filter's own
+        __init__ binds them. Nothing here uses them: made only when asked for."""
+        filters = copy.deepcopy(self.base_filters)
+        for filter_ in filters.values():
+            filter_.model = self.queryset.model
+            filter_.parent = self
+        filters["owner"].extra["choices"] = self.owner_choices
+        return filters
+
+    @classmethod
+    def get_form_class(cls):
+        """CaseFilterForm with a field per filter, built once per process; the choices
+        that depend on the request (tabs, owners) are set on each form's own copies of
+        its fields (Form.__init__ deep-copies them)."""
+        if "_form_class" not in cls.__dict__:
+            filters = copy.deepcopy(cls.base_filters)  # the class's own stay fieldless
+            fields = {name: filter_.field for name, filter_ in filters.items()}
+            form_class = type(f"{cls.__name__}Form", (cls._meta.form,), fields)
+            form_class.base_fields = _FormFields(form_class.base_fields)
+            cls._form_class = form_class
+        return cls._form_class
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         # The form's tab and sort are not filters; the tab narrows like one.
         queryset = self.filter_tab(queryset, self.form.cleaned_data.get("tab") or OPEN_TAB)
         for name, value in self.form.cleaned_data.items():
-            if name in self.filters:
-                queryset = self.filters[name].filter(queryset, value)
+            # As each filter's FilterMethod would: no value, no filter.
+            if name in FILTER_METHODS and value not in EMPTY_VALUES:
+                queryset = getattr(self, FILTER_METHODS[name])(queryset, name, value)
         return queryset
 
     @property
@@ -439,6 +504,14 @@ class CaseFilter(django_filters.FilterSet):
             ]
             groups.append({"heading": "Search" if name == "q" else field.label, "items": items})
         return groups
+
+
+# Each filter's method, by the filter's name (its field_name too).
+FILTER_METHODS = {name: filter_.method for name, filter_ in CaseFilter.base_filters.items()}
+assert all(
+    isinstance(method, str) and CaseFilter.base_filters[name].field_name == name
+    for name, method in FILTER_METHODS.items()
+)
 
 
 def text_search(text: str) -> Q:

@@ -91,7 +91,8 @@ def case_list_for(user, params=None, *, now=None) -> CaseListPage:
 
     A fixed number of queries whatever the rows: the owners offered in the filter, the
     page (bringing its offer lines' categories and its introducers' roles; two queries
-    more for them on SQLite) and a count of at most 1,001 rows. The filters only narrow
+    more for them on SQLite) and a count of at most 1,001 rows, left out when the first
+    page holds every matching case (the total is its rows then). The filters only narrow
     `cases_visible_to(user)`, so none can widen what a role sees."""
     params = params if params is not None else {}
     owners = case_owners()
@@ -117,13 +118,19 @@ def case_list_for(user, params=None, *, now=None) -> CaseListPage:
         cursor_refused = True
         page = keyset.page_after(rows, ordering, size=PAGE_SIZE)
     _case_rows_describe(page.rows)
+    first_page = cursor_refused or not (params.get("after") or params.get("before"))
+    if first_page and page.next_cursor is None:
+        # Every matching case is on this page (capped as the count would be).
+        total = min(len(page.rows), TOTAL_COUNTED + 1)
+    else:
+        total = matching.order_by()[: TOTAL_COUNTED + 1].count()
     return CaseListPage(
         filterset=filterset,
         query=query,
         rows=page.rows,
         next_cursor=page.next_cursor,
         previous_cursor=page.previous_cursor,
-        total=matching.order_by()[: TOTAL_COUNTED + 1].count(),
+        total=total,
         cursor_refused=cursor_refused,
         owners=owners,
     )
