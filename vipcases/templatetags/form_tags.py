@@ -93,17 +93,23 @@ class _FormGroup:
             body = self.single(kind, group_error, has_errors)
         return f"\n\n\n{body}\n\n"
 
+    def hint(self, field_id: str, extra_class: str = "") -> tuple[str, str]:
+        """The input's aria-describedby attribute and the hint's markup ("" for both
+        when the field has no help text)."""
+        help_text = self.field.help_text
+        if not help_text:
+            return "", ""
+        return (
+            f' aria-describedby="{field_id}-hint"',
+            f'<div class="govuk-hint{extra_class}" id="{field_id}-hint">'
+            f"{self.out(help_text)}</div>",
+        )
+
     def radios(self, group_error: str) -> str:
         field = self.field
         out = self.out
         auto_id = out(field.auto_id)
-        help_text = field.help_text
-        described_by = f' aria-describedby="{auto_id}-hint"' if help_text else ""
-        hint = (
-            f'<div class="govuk-hint" id="{auto_id}-hint">{out(help_text)}</div>'
-            if help_text
-            else ""
-        )
+        described_by, hint = self.hint(auto_id)
         inline = " govuk-radios--inline" if self.inline else ""
         name = out(field.html_name)
         items = ""
@@ -137,14 +143,7 @@ class _FormGroup:
         field = self.field
         out = self.out
         field_id = out(field.id_for_label)
-        help_text = field.help_text
-        described_by = f' aria-describedby="{field_id}-hint"' if help_text else ""
-        hint = (
-            f'<div class="govuk-hint govuk-checkboxes__hint" id="{field_id}-hint">'
-            f"{out(help_text)}</div>"
-            if help_text
-            else ""
-        )
+        described_by, hint = self.hint(field_id, " govuk-checkboxes__hint")
         checked = " checked" if field.value() else ""
         return (
             f'<div class="govuk-form-group{group_error}">\n'
@@ -166,13 +165,7 @@ class _FormGroup:
         field = self.field
         out = self.out
         field_id = out(field.id_for_label)
-        help_text = field.help_text
-        described_by = f' aria-describedby="{field_id}-hint"' if help_text else ""
-        hint = (
-            f'<div class="govuk-hint" id="{field_id}-hint">{out(help_text)}</div>'
-            if help_text
-            else ""
-        )
+        described_by, hint = self.hint(field_id)
         name = out(field.html_name)
         value = field.value()
         if kind == "select":
