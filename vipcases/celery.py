@@ -7,6 +7,7 @@ embedded demo default. Every periodic schedule lives here, in one place.
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vipcases.settings")
 
@@ -23,4 +24,10 @@ app.conf.beat_schedule = {
     # The figures that read every case (fairness report, times to decision), kept warm
     # in the cache; the interval is vipcases.report_cache.REPORT_REFRESH_SECONDS.
     "reports-refresh": {"task": "vipcases.tasks.reports_refresh_task", "schedule": 4 * 60.0},
+    # Rows past their retention (vipcases/housekeeping.py), daily at 03:30 London time:
+    # quiet, and clear of the hour the clocks change.
+    "housekeeping": {
+        "task": "vipcases.tasks.housekeeping_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }

@@ -242,6 +242,18 @@ API_MIDDLEWARE_SKIPPED = (
 )
 API_MIDDLEWARE = [path for path in MIDDLEWARE if path not in API_MIDDLEWARE_SKIPPED]
 
+# --- Housekeeping (vipcases/housekeeping.py, daily by beat; README "Housekeeping") ----
+# Days an Idempotency-Key's answer is replayed; a retry after that with the same key is
+# treated as new (a repeated external_ref is still answered with its existing case).
+IDEMPOTENCY_KEY_RETENTION_DAYS = env_int("IDEMPOTENCY_KEY_RETENTION_DAYS", 7)
+# Days an import's file is kept after its job ended (the row stays: who, which file by
+# name and SHA-256, when, counts); an upload never confirmed is deleted this long after.
+IMPORT_FILE_RETENTION_DAYS = env_int("IMPORT_FILE_RETENTION_DAYS", 30)
+# Days django-axes' record of each sign-in (AccessLog: username, address, times) is kept.
+SIGN_IN_LOG_RETENTION_DAYS = env_int("SIGN_IN_LOG_RETENTION_DAYS", 365)
+if min(IDEMPOTENCY_KEY_RETENTION_DAYS, IMPORT_FILE_RETENTION_DAYS, SIGN_IN_LOG_RETENTION_DAYS) < 1:
+    _fail("the *_RETENTION_DAYS settings must be at least 1")
+
 # --- Email --------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vipcases@example.gov.uk")

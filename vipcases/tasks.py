@@ -69,3 +69,12 @@ def reports_refresh_task() -> dict[str, str]:
 @shared_task(acks_late=True)
 def noop_task() -> None:
     """Does nothing: benchmarks/routing_bench.py measures the broker's own throughput with it."""
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def housekeeping_task() -> dict[str, int]:
+    """Daily: remove what is past its retention (vipcases/housekeeping.py). Safe to run
+    twice: a second run finds nothing left to remove."""
+    from vipcases.housekeeping import housekeeping_run
+
+    return housekeeping_run(trigger="schedule")
