@@ -1,13 +1,41 @@
-"""Bulk updates that stay cheap: one UPDATE per distinct set of new values.
+"""Bulk writes that stay cheap.
 
-Django's bulk_update builds a CASE WHEN per row and field, which cost most of the time
-of re-scoring and routing in batches (measured by seed_demo --cases). Batches here set
-few distinct values (a queue, a score), so grouping rows by their new values needs a
-handful of plain UPDATEs instead.
+update_in_groups: Django's bulk_update builds a CASE WHEN per row and field, which cost
+most of the time of re-scoring and routing in batches (measured by seed_demo --cases).
+Batches here set few distinct values (a queue, a score), so grouping rows by their new
+values needs a handful of plain UPDATEs instead.
+
+insert_all: bulk_create's rows, copied in with COPY on PostgreSQL.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
+
+from django.db import connections, router, transaction
+
+# Fields whose Python value PostgreSQL's COPY takes as it is (psycopg converts it); any
+# other goes through the field's pre_save and get_db_prep_save (JSON, auto_now_add).
+_PLAIN = {
+    "BigAutoField",
+    "AutoField",
+    "BigIntegerField",
+    "BooleanField",
+    "CharField",
+    "DecimalField",
+    "ForeignKey",
+    "IntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "SmallIntegerField",
+    "TextField",
+}
+
+
+def _plain(field) -> bool:
+    kind = field.get_internal_type()
+    if kind in ("DateTimeField", "DateField"):
+        return not (field.auto_now or field.auto_now_add)
+    return kind in _PLAIN
 
 
 def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
@@ -19,3 +47,57 @@ def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
     for values, pks in groups.items():
         changed += model.objects.filter(pk__in=pks).update(**dict(values), **common)
     return changed
+
+
+def insert_all(model, objs: list, *, batch_size: int = 1_000) -> list:
+    """Save new model instances, as `bulk_create` does, and give them their ids.
+
+    On PostgreSQL the ids are taken from the table's sequence first (one query) and the
+    rows copied in with COPY, whose values psycopg converts in C: bulk_create's per-value
+    preparation and SQL building cost most of the time of writing a million demo cases.
+    The rows are the ones bulk_create writes: fields' pre_save (auto_now_add) runs, and
+    ids follow list order. Elsewhere (SQLite) it is bulk_create."""
+    if not objs:
+        return objs
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return model.objects.bulk_create(objs, batch_size=batch_size)
+    meta = model._meta
+    fields = meta.concrete_fields
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    convert = [f.attname if _plain(f) else f for f in fields]
+    for obj in objs:
+        # As bulk_create: a foreign key to an object saved since takes that object's id.
+        obj._prepare_related_fields_for_save(operation_name="insert_all")
+    with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
+        missing = [obj for obj in objs if obj.pk is None]
+        if missing:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(missing)],
+            )
+            for obj, (pk,) in zip(missing, cursor.fetchall(), strict=True):
+                obj.pk = pk
+        # The psycopg cursor under Django's wrapper; its errors become Django's, as a
+        # query's do (IntegrityError, not psycopg's UniqueViolation).
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(
+                f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"  # noqa: S608 - names from the model
+            ) as copy,
+        ):
+            for obj in objs:
+                copy.write_row(
+                    [
+                        getattr(obj, how)
+                        if isinstance(how, str)
+                        else how.get_db_prep_save(how.pre_save(obj, True), connection)
+                        for how in convert
+                    ]
+                )
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
+    return objs

@@ -38,6 +38,7 @@ from django.utils import timezone
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.money import offer_value_gbp, price_in_gbp
 from vipcases import access, services
+from vipcases.bulk import insert_all
 from vipcases.codes import (
     GBP_RATES,
     Category,
@@ -713,7 +714,7 @@ def offer_plan_build(
 
 
 def _bulk(model, rows: list) -> list:
-    return model.objects.bulk_create(rows, batch_size=1_000)
+    return insert_all(model, rows)
 
 
 def plans_insert(plans: list[OfferPlan]) -> list[Case]:
