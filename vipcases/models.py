@@ -54,6 +54,18 @@ class Case(models.Model):
     routed_queue = models.CharField(
         max_length=20, choices=Queue.choices, blank=True, editable=False
     )
+    # A copy of the supplier's name for the case list's search, kept by the database
+    # (triggers, migration 0010): whatever the application writes here is replaced.
+    supplier_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        editable=False,
+        help_text=(
+            "the supplier's name, kept by database triggers (migration 0010) for "
+            "the case list's search; never written by the application"
+        ),
+    )
     # Optimistic concurrency: every service update bumps it and refuses a stale one.
     version = models.PositiveIntegerField(default=1)
     updated_at = models.DateTimeField(auto_now=True)
