@@ -58,7 +58,7 @@ certificate or a shorter lead time never changes eligibility and never lowers th
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from functools import lru_cache
@@ -340,6 +340,59 @@ class TriageResult:
     policy_version: str
 
 
+# Scoring builds these three without the generated __init__ of a frozen dataclass, which
+# stores each field through object.__setattr__ and was the slowest step of scoring an
+# offer. They validate nothing (no __post_init__, no defaults), so storing the fields
+# straight into their slots makes the very same objects: same type, equal, same repr.
+# `_slot_setters` refuses at import if that ever stops being true.
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple:
+    if (
+        hasattr(cls, "__post_init__")
+        or tuple(f.name for f in fields(cls)) != names
+        or getattr(cls, "__slots__", None) != names
+        or any(f.default is not MISSING or f.default_factory is not MISSING for f in fields(cls))
+    ):
+        raise TypeError(f"{cls.__name__} must only store its fields {names}")
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+_new = object.__new__
+_component_name, _component_points, _component_maximum, _component_sentence = _slot_setters(
+    Component, ("name", "points", "maximum", "sentence")
+)
+_flag_code, _flag_sentence, _flag_line = _slot_setters(Flag, ("code", "sentence", "line"))
+(
+    _result_total,
+    _result_components,
+    _result_flags,
+    _result_eligible,
+    _result_reasons,
+    _result_version,
+) = _slot_setters(
+    TriageResult,
+    ("total", "components", "flags", "eligible", "ineligible_reasons", "policy_version"),
+)
+
+
+def _component(name: str, points: int, maximum: int, sentence: str) -> Component:
+    """Component(name, points, maximum, sentence), faster."""
+    component = _new(Component)
+    _component_name(component, name)
+    _component_points(component, points)
+    _component_maximum(component, maximum)
+    _component_sentence(component, sentence)
+    return component
+
+
+def _flag(code: str, sentence: str, line: int | None) -> Flag:
+    """Flag(code, sentence, line), faster."""
+    flag = _new(Flag)
+    _flag_code(flag, code)
+    _flag_sentence(flag, sentence)
+    _flag_line(flag, line)
+    return flag
+
+
 # --- reading claims -------------------------------------------------------------------
 
 _LABELS = {
@@ -459,6 +512,45 @@ def _notified_body(certificate: str) -> str | None:
     return found.group(1) if found else None
 
 
+# What the claims of a line show, and the words for it, are worked out once per distinct
+# text (offers repeat the same few); every result depends only on the text.
+
+
+@lru_cache(maxsize=4096)
+def _standards_met(
+    standards: tuple[str, ...], required: tuple[str, ...]
+) -> tuple[_Requirement | None, str | None, str | None]:
+    """The first required standard the claimed ones satisfy, or else None with the
+    sentence and the ineligibility reason that say so."""
+    claim = _claim(standards)
+    met = next((r for r in _requirements(required) if _satisfies(claim, r)), None)
+    if met is not None:
+        return met, None, None
+    wanted = " or ".join(required)
+    claimed = "; ".join(standards) if standards else "no standard"
+    return None, f"No evidence of {wanted} (claimed: {claimed}).", f"No evidence of {wanted}."
+
+
+@lru_cache(maxsize=4096)
+def _certificate(certificate: str) -> tuple[str | None, str | None, str | None]:
+    """The notified body a certificate names, or else None with the certificate as
+    sentences show it and the sentence of the flag."""
+    body = _notified_body(certificate)
+    if body is not None:
+        return body, None, None
+    shown = f"“{certificate}”" if certificate else "none"
+    return (
+        None,
+        shown,
+        f"The certificate ({shown}) names no notified body (a four-digit number, such as CE 2797).",
+    )
+
+
+@lru_cache(maxsize=1024)
+def _validated_sterilisation(validation: str) -> bool:
+    return _VALIDATED_STERILISATION.search(validation.upper()) is not None
+
+
 # --- scoring --------------------------------------------------------------------------
 
 _CONTEXT = Context(
@@ -492,8 +584,18 @@ _DUE_DILIGENCE_PHRASE = {
 
 def _money(amount: Decimal) -> str:
     """£1,234.50, or every significant decimal place of a smaller price: £0.085."""
+    # Written once per price: the text depends only on the value (2.5 and 2.50 both give
+    # £2.50: pence are quantized, finer amounts normalized), except for zero, which is
+    # equal to -0 but printed £-0.00, so zero is never looked up.
+    return _money_of_value(amount) if amount else _write_money(amount)
+
+
+def _write_money(amount: Decimal) -> str:
     pence = _CONTEXT.quantize(amount, _CENT)
     return f"£{pence if pence == amount else _CONTEXT.normalize(amount):,f}"
+
+
+_money_of_value = lru_cache(maxsize=4096)(_write_money)
 
 
 def _percent(part: int, whole: int) -> str:
@@ -505,180 +607,192 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
-@dataclass(slots=True)
-class _LineScore:
-    total: int
-    points: tuple[int, ...]
-    sentences: tuple[str, ...]
-    reasons: list[str]
+# The fixed parts of the sentences and flags, written once.
+_STERILITY = (
+    "Sold as sterile without a validated sterilisation process "
+    "(such as ISO 11137, ISO 11135 or EN 556)"
+)
+_STERILITY_FLAG = f"{_STERILITY}."
+_NO_NEED = {
+    category: f"There is no current clinical need for {label}."
+    for category, label in _LABELS.items()
+}
+_RATED = {
+    (category, criticality): f"Clinical need for {label} is rated {criticality} now."
+    for category, label in _LABELS.items()
+    for criticality in CRITICALITIES
+}
+_LEAD_TIME = {
+    location: f"{phrase} with a lead time of " for location, phrase in _LOCATION_PHRASE.items()
+}
+_SPEED = {
+    criticality: (
+        f"; {f'at {criticality} need' if criticality != 'none' else 'with no current need'}, "
+        f"{horizon} days or more scores nothing for speed."
+    )
+    for criticality, horizon in _HORIZON_DAYS.items()
+}
+# How a line's price compares with the benchmark.
+_NO_PRICE, _PRICE_HIGH, _PRICE_LOW, _PRICE_FAIR = range(4)
+# The ratio of a price to its benchmark, as a sentence gives it, fits the fixed decimal
+# context whenever the benchmark is at least this and the price under _PRICE_LIMIT (the
+# quotient is then under 10^25, and the percentage under 10^27).
+_SAFE_BENCHMARK = Decimal("1E-16")
+
+
+@lru_cache(maxsize=1024)
+def _price_limits(high: Decimal, low: Decimal, benchmark: Decimal) -> tuple[Decimal, Decimal, bool]:
+    """The extreme prices for a benchmark (the high and low ratios times it, in the
+    fixed context) and whether the benchmark is at least _SAFE_BENCHMARK. All three
+    depend only on the values (rounding to the context's digits goes by value), so equal
+    decimals may share an entry. The high one is worked out first, as the rules compare
+    with it first (with an absurd ratio it can overflow)."""
+    return (
+        _CONTEXT.multiply(high, benchmark),
+        _CONTEXT.multiply(low, benchmark),
+        benchmark >= _SAFE_BENCHMARK,
+    )
+
+
+def _times(price: Decimal, benchmark: Decimal) -> Decimal:
+    """How many times the benchmark, to a tenth."""
+    return _CONTEXT.quantize(_CONTEXT.divide(price, benchmark), _TENTH)
+
+
+def _percentage(price: Decimal, benchmark: Decimal) -> Decimal:
+    """The price as a whole percentage of the benchmark."""
+    return _CONTEXT.quantize(_CONTEXT.divide(_CONTEXT.multiply(price, 100), benchmark), _UNIT)
 
 
 def _score_line(
     line: LineFacts,
     need: CategoryNeed | None,
     policy: ScoringPolicy,
-    weights: Mapping[str, int],
-    credibility: tuple[int, str],
+    weights: tuple[int, ...],
+    credibility_points: int,
     index: int,
     flags: list[Flag],
-) -> _LineScore:
+) -> tuple:
+    """The points of one line, why it is ineligible (a list, empty when eligible) and
+    what `_line_sentences` needs to explain it; its flags are appended to `flags`.
+    `weights` are the policy's, in the order of COMPONENTS.
+
+    Only the line that makes the offer is explained, so the sentences are not written
+    here; but whatever can raise (decimal arithmetic out of the context's digits or
+    range) is still done here, for every line, in the order of the rules."""
     category = line.category
-    label = _LABELS[category]
-    criticality = need.criticality if need is not None else "none"
+    if need is None:
+        criticality, gap, required, benchmark = "none", 0, (), None
+    else:
+        criticality = need.criticality
+        gap = need.unmet_demand
+        required = need.required_standards
+        benchmark = need.benchmark_price_gbp
     reasons = []
 
     # need
-    weight = weights["need"]
-    need_points = weight * _NEED_PERCENT[criticality] // 100
     if criticality == "none" or category == "other":
         need_points = 0
-        need_sentence = f"There is no current clinical need for {label}."
-        reasons.append(need_sentence)
+        reasons.append(_NO_NEED[category])
     else:
-        need_sentence = f"Clinical need for {label} is rated {criticality} now."
+        need_points = weights[0] * _NEED_PERCENT[criticality] // 100
 
     # coverage
-    weight = weights["coverage"]
     quantity = line.quantity
-    gap = need.unmet_demand if need is not None else 0
     if gap <= 0:
         coverage_points = 0
-        coverage_sentence = (
-            f"There is no unmet need for {label}, so the {quantity:,} offered add nothing."
-        )
     elif quantity > gap:
-        coverage_points = weight
-        coverage_sentence = (
-            f"Offers {quantity:,} {label} against an unmet need of {gap:,}; "
-            f"units beyond the need add nothing (100%)."
-        )
+        coverage_points = weights[1]
     else:
-        coverage_points = weight * quantity // gap
-        coverage_sentence = (
-            f"Offers {quantity:,} of an unmet need of {gap:,} {label} ({_percent(quantity, gap)})."
-        )
+        coverage_points = weights[1] * quantity // gap
 
     # compliance
-    weight = weights["compliance"]
-    required = need.required_standards if need is not None else ()
     milli = 1000
+    met = body = missing = certificate = None
     if required:
-        claim = _claim(line.standards)
-        met = next((r for r in _requirements(required) if _satisfies(claim, r)), None)
-        wanted = " or ".join(required)
+        met, missing, reason = _standards_met(line.standards, required)
         if met is None:
             milli = 0
-            claimed = "; ".join(line.standards) if line.standards else "no standard"
-            compliance_sentence = f"No evidence of {wanted} (claimed: {claimed})."
-            reasons.append(f"No evidence of {wanted}.")
-            flags.append(Flag("standard_missing", compliance_sentence, index))
+            reasons.append(reason)
+            flags.append(_flag("standard_missing", missing, index))
         else:
-            body = _notified_body(line.certificate)
+            body, certificate, no_body = _certificate(line.certificate)
             if body is None:
                 milli = 500
-                certificate = f"“{line.certificate}”" if line.certificate else "none"
-                compliance_sentence = (
-                    f"Claims {met.text}, but the certificate ({certificate}) names no "
-                    f"notified body, so half points."
-                )
-                flags.append(
-                    Flag(
-                        "no_notified_body",
-                        f"The certificate ({certificate}) names no notified body "
-                        f"(a four-digit number, such as CE 2797).",
-                        index,
-                    )
-                )
-            else:
-                compliance_sentence = (
-                    f"Claims {met.text} with a certificate from notified body {body}."
-                )
-    else:
-        compliance_sentence = f"No standard is required for {label}."
-    if line.sterile and (
+                flags.append(_flag("no_notified_body", no_body, index))
+    unvalidated = line.sterile and (
         line.sterilisation_validation is None
-        or not _VALIDATED_STERILISATION.search(line.sterilisation_validation.upper())
-    ):
+        or not _validated_sterilisation(line.sterilisation_validation)
+    )
+    if unvalidated:
         milli //= 2
-        sterility = (
-            "Sold as sterile without a validated sterilisation process "
-            "(such as ISO 11137, ISO 11135 or EN 556)"
-        )
-        compliance_sentence += f" {sterility}, so compliance is halved."
-        flags.append(Flag("unvalidated_sterility", f"{sterility}.", index))
-    if category in _RESPIRATORS and line.strap_type == "ear_loop":
+        flags.append(_flag("unvalidated_sterility", _STERILITY_FLAG, index))
+    ear_loop = category in _RESPIRATORS and line.strap_type == "ear_loop"
+    if ear_loop:
         milli = 0
-        compliance_sentence = "Respirators with ear loops fail face-fit testing: no points."
         flags.append(
-            Flag(
+            _flag(
                 "ear_loop_respirator",
                 "Respirators with ear loops fail face-fit testing; head straps are needed.",
                 index,
             )
         )
-    compliance_points = weight * milli // 1000
+    compliance_points = weights[2] * milli // 1000
     if quantity < policy.min_order_units:
         reasons.append(
             f"Below the minimum order of {policy.min_order_units:,} units (offers {quantity:,})."
         )
 
     # deliverability
-    weight = weights["deliverability"]
-    days = line.lead_time_days
     horizon = _HORIZON_DAYS[criticality]
-    lead_time_milli = max(0, 1000 * (horizon - days)) // horizon
+    lead_time_milli = max(0, 1000 * (horizon - line.lead_time_days)) // horizon
     deliverability_points = (
-        weight
+        weights[3]
         * (
             _LOCATION_MILLI[line.stock_location] * _LOCATION_SHARE
             + lead_time_milli * _LEAD_TIME_SHARE
         )
         // 1_000_000
     )
-    urgency = f"at {criticality} need" if criticality != "none" else "with no current need"
-    deliverability_sentence = (
-        f"{_LOCATION_PHRASE[line.stock_location]} with a lead time of "
-        f"{_plural(days, 'day')}; {urgency}, {horizon} days or more scores nothing "
-        f"for speed."
-    )
 
     # value
-    weight = weights["value"]
+    weight = weights[4]
     price = line.unit_price_gbp
-    benchmark = need.benchmark_price_gbp if need is not None else None
+    ratio = None  # the price against the benchmark, if it had to be worked out here
     if price is None or benchmark is None:
         value_points = weight // 2
-        missing = "no price was given" if price is None else f"{label} have no benchmark price"
-        value_sentence = f"Half points for value: {missing}."
+        price_case = _NO_PRICE
     else:
         # Compared by multiplying rather than on a rounded quotient.
-        shown = f"{_money(price)} a unit against a benchmark of {_money(benchmark)}"
-        high = policy.extreme_high_ratio
-        if price > _CONTEXT.multiply(high, benchmark):
+        high, low = policy.extreme_high_ratio, policy.extreme_low_ratio
+        high_price, low_price, usual = _price_limits(high, low, benchmark)
+        if price > high_price:
             value_points = 0
-            times = _CONTEXT.quantize(_CONTEXT.divide(price, benchmark), _TENTH)
-            value_sentence = f"{shown}: {times} times the benchmark, an extreme price."
+            price_case = _PRICE_HIGH
+            if not (usual and price < _PRICE_LIMIT):
+                ratio = _times(price, benchmark)  # may not fit the context: raise now
             flags.append(
-                Flag(
+                _flag(
                     "price_extreme_high",
                     f"{_money(price)} a unit is more than {high} times the benchmark of "
                     f"{_money(benchmark)}: a risk, not a bargain.",
                     index,
                 )
             )
-        elif price < _CONTEXT.multiply(policy.extreme_low_ratio, benchmark):
+        elif price < low_price:
             value_points = weight // 2
-            value_sentence = f"{shown}: suspiciously low, so only half points."
+            price_case = _PRICE_LOW
             flags.append(
-                Flag(
+                _flag(
                     "price_extreme_low",
-                    f"{_money(price)} a unit is under {policy.extreme_low_ratio} times the "
+                    f"{_money(price)} a unit is under {low} times the "
                     f"benchmark of {_money(benchmark)}; prices this low can mean counterfeit "
                     f"goods.",
                     index,
                 )
             )
         else:
+            price_case = _PRICE_FAIR
             if price <= benchmark:
                 value_points = weight
             else:
@@ -693,10 +807,8 @@ def _score_line(
                         _CONTEXT.multiply(_CONTEXT.subtract(high, 1), benchmark),
                     )
                 )
-            percent = _CONTEXT.quantize(
-                _CONTEXT.divide(_CONTEXT.multiply(price, 100), benchmark), _UNIT
-            )
-            value_sentence = f"{shown} ({percent}% of the benchmark)."
+            if not (usual and price < _PRICE_LIMIT):
+                ratio = _percentage(price, benchmark)  # may not fit the context: raise now
 
     points = (
         need_points,
@@ -704,24 +816,119 @@ def _score_line(
         compliance_points,
         deliverability_points,
         value_points,
-        credibility[0],
+        credibility_points,
     )
-    sentences = (
+    total = (
+        need_points
+        + coverage_points
+        + compliance_points
+        + deliverability_points
+        + value_points
+        + credibility_points
+    )
+    if not 0 <= total <= 100:
+        total = min(100, max(0, total))
+    return (
+        total,
+        points,
+        reasons,
+        (met, body, missing, certificate, unvalidated, ear_loop, price_case, ratio),
+    )
+
+
+def _line_sentences(
+    line: LineFacts, need: CategoryNeed | None, why: tuple, credibility_sentence: str
+) -> tuple[str, ...]:
+    """A sentence per component for a line `_score_line` scored, `why` being what it
+    found."""
+    met, body, missing, certificate, unvalidated, ear_loop, price_case, ratio = why
+    category = line.category
+    label = _LABELS[category]
+    if need is None:
+        criticality, gap, required, benchmark = "none", 0, (), None
+    else:
+        criticality = need.criticality
+        gap = need.unmet_demand
+        required = need.required_standards
+        benchmark = need.benchmark_price_gbp
+
+    # need
+    if criticality == "none" or category == "other":
+        need_sentence = _NO_NEED[category]
+    else:
+        need_sentence = _RATED[category, criticality]
+
+    # coverage
+    quantity = line.quantity
+    if gap <= 0:
+        coverage_sentence = (
+            f"There is no unmet need for {label}, so the {quantity:,} offered add nothing."
+        )
+    elif quantity > gap:
+        coverage_sentence = (
+            f"Offers {quantity:,} {label} against an unmet need of {gap:,}; "
+            f"units beyond the need add nothing (100%)."
+        )
+    else:
+        coverage_sentence = (
+            f"Offers {quantity:,} of an unmet need of {gap:,} {label} ({_percent(quantity, gap)})."
+        )
+
+    # compliance
+    if ear_loop:
+        compliance_sentence = "Respirators with ear loops fail face-fit testing: no points."
+    else:
+        if not required:
+            compliance_sentence = f"No standard is required for {label}."
+        elif met is None:
+            compliance_sentence = missing
+        elif body is None:
+            compliance_sentence = (
+                f"Claims {met.text}, but the certificate ({certificate}) names no "
+                f"notified body, so half points."
+            )
+        else:
+            compliance_sentence = f"Claims {met.text} with a certificate from notified body {body}."
+        if unvalidated:
+            compliance_sentence += f" {_STERILITY}, so compliance is halved."
+
+    # deliverability
+    deliverability_sentence = (
+        f"{_LEAD_TIME[line.stock_location]}{_plural(line.lead_time_days, 'day')}"
+        f"{_SPEED[criticality]}"
+    )
+
+    # value
+    price = line.unit_price_gbp
+    if price_case == _NO_PRICE:
+        absent = "no price was given" if price is None else f"{label} have no benchmark price"
+        value_sentence = f"Half points for value: {absent}."
+    else:
+        shown = f"{_money(price)} a unit against a benchmark of {_money(benchmark)}"
+        if price_case == _PRICE_HIGH:
+            times = _times(price, benchmark) if ratio is None else ratio
+            value_sentence = f"{shown}: {times} times the benchmark, an extreme price."
+        elif price_case == _PRICE_LOW:
+            value_sentence = f"{shown}: suspiciously low, so only half points."
+        else:
+            percent = _percentage(price, benchmark) if ratio is None else ratio
+            value_sentence = f"{shown} ({percent}% of the benchmark)."
+
+    return (
         need_sentence,
         coverage_sentence,
         compliance_sentence,
         deliverability_sentence,
         value_sentence,
-        credibility[1],
+        credibility_sentence,
     )
-    return _LineScore(min(100, max(0, sum(points))), points, sentences, reasons)
 
 
 def _credibility(
     supplier: SupplierFacts, weight: int, today: date, flags: list[Flag]
 ) -> tuple[int, str]:
     if supplier.due_diligence_status == "failed":
-        flags.append(Flag("due_diligence_failed", "The supplier failed due diligence.", None))
+        flags.append(_flag("due_diligence_failed", "The supplier failed due diligence.", None))
         return 0, "The supplier failed due diligence, so credibility scores nothing."
     milli = 0
     if supplier.ppe_trading_history:
@@ -739,7 +946,7 @@ def _credibility(
         if years < 1:
             parts.append(f"incorporated on {incorporated.isoformat()}, less than a year ago")
             flags.append(
-                Flag(
+                _flag(
                     "new_company",
                     f"The supplier was incorporated on {incorporated.isoformat()}, "
                     f"less than a year ago.",
@@ -760,41 +967,65 @@ def score_offer(
     """Score an offer on clinical need. Pure and deterministic; see the module docstring
     for the rules and how the lines make the offer."""
     weights = policy.weights
+    maxima = (
+        weights["need"],
+        weights["coverage"],
+        weights["compliance"],
+        weights["deliverability"],
+        weights["value"],
+        weights["credibility"],
+    )
     offer_flags: list[Flag] = []
-    credibility = _credibility(offer.supplier, weights["credibility"], today, offer_flags)
+    credibility_points, credibility_sentence = _credibility(
+        offer.supplier, maxima[5], today, offer_flags
+    )
     line_flags: list[Flag] = []
-    best: _LineScore | None = None
+    best = best_line = best_need = None
+    best_total = 0
     best_eligible = False
-    all_reasons: list[tuple[int, str]] = []
+    ineligible: list[tuple[int, list[str]]] = []  # (index, reasons) of each ineligible line
     for index, line in enumerate(offer.lines):
-        scored = _score_line(
-            line, need.get(line.category), policy, weights, credibility, index, line_flags
-        )
-        eligible = not scored.reasons
-        if eligible:
-            if not best_eligible or scored.total > best.total:
-                best, best_eligible = scored, True
+        line_need = need.get(line.category)
+        scored = _score_line(line, line_need, policy, maxima, credibility_points, index, line_flags)
+        total, _, line_reasons, _ = scored
+        if not line_reasons:
+            better = not best_eligible or total > best_total
+            best_eligible = True
         else:
-            all_reasons.extend((index, reason) for reason in scored.reasons)
-            if best is None or (not best_eligible and scored.total > best.total):
-                best = scored
+            ineligible.append((index, line_reasons))
+            better = best is None or (not best_eligible and total > best_total)
+        if better:
+            best, best_line, best_need, best_total = scored, line, line_need, total
     if best_eligible:
         reasons: tuple[str, ...] = ()
     elif len(offer.lines) == 1:
-        reasons = tuple(reason for _, reason in all_reasons)
+        reasons = tuple(ineligible[0][1])
     else:
-        reasons = tuple(f"Line {index + 1}: {reason}" for index, reason in all_reasons)
-    return TriageResult(
-        total=best.total,
-        components=tuple(
-            Component(name, points, weights[name], sentence)
-            for name, points, sentence in zip(COMPONENTS, best.points, best.sentences, strict=True)
+        reasons = tuple(
+            f"Line {index + 1}: {reason}"
+            for index, line_reasons in ineligible
+            for reason in line_reasons
+        )
+    sentences = _line_sentences(best_line, best_need, best[3], credibility_sentence)
+    best_points = best[1]
+    result = _new(TriageResult)
+    _result_total(result, best_total)
+    _result_components(
+        result,
+        (
+            _component("need", best_points[0], maxima[0], sentences[0]),
+            _component("coverage", best_points[1], maxima[1], sentences[1]),
+            _component("compliance", best_points[2], maxima[2], sentences[2]),
+            _component("deliverability", best_points[3], maxima[3], sentences[3]),
+            _component("value", best_points[4], maxima[4], sentences[4]),
+            _component("credibility", best_points[5], maxima[5], sentences[5]),
         ),
-        flags=tuple(line_flags + offer_flags),
-        eligible=best_eligible,
-        ineligible_reasons=reasons,
-        policy_version=policy.version,
     )
+    _result_flags(result, tuple(line_flags + offer_flags))
+    _result_eligible(result, best_eligible)
+    _result_reasons(result, reasons)
+    _result_version(result, policy.version)
+    return result
 
 
 # --- JSON snapshots -------------------------------------------------------------------
