@@ -4,8 +4,9 @@
         .venv/bin/python benchmarks/import_bench.py [--rows 100000]
 
 It writes a CSV of invented offers (1–3 lines each, about 10,000 suppliers, a third
-introduced) to a temporary file, then on a scratch database (vipcases_bench_import,
-dropped and made again) times, each as its own command in a fresh process:
+introduced) to a temporary file, then on a scratch database (vipcases_bench_import, or
+--database NAME; dropped and made again) times, each as its own command in a fresh
+process:
   1. `import_offers --dry-run` (read and validate every row, write nothing);
   2. `import_offers --no-triage` (validate, then write every offer, line, case and event
      in one transaction);
@@ -148,8 +149,8 @@ def run(env: dict, *args: str) -> float:
     return time.perf_counter() - started
 
 
-def fresh_database(redis_url: str = "") -> dict:
-    database = scratch_database(DATABASE)
+def fresh_database(name: str, redis_url: str = "") -> dict:
+    database = scratch_database(name)
     env = {**os.environ, "DATABASE_URL": database, "SECRET_KEY": "benchmark-only-key"}
     env.pop("REDIS_URL", None)  # no broker: triage in process
     if redis_url:
@@ -169,7 +170,7 @@ def cases_in_triage(database_url: str) -> int:
         ]
 
 
-def with_workers(path: Path, rows: int) -> tuple[float, float, dict | None]:
+def with_workers(path: Path, rows: int, database: str) -> tuple[float, float, dict | None]:
     """Import with one worker scoring and routing; (command seconds, seconds until done,
     the worker's peak memory)."""
     import redis
@@ -178,7 +179,7 @@ def with_workers(path: Path, rows: int) -> tuple[float, float, dict | None]:
     if not broker:
         return float("nan"), float("nan"), None
     redis.Redis.from_url(broker).flushdb()
-    env = fresh_database(broker)
+    env = fresh_database(database, broker)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "vipcases", "worker", "--concurrency=2",
          "--loglevel=warning", "--without-mingle", "--without-gossip"],
@@ -203,6 +204,11 @@ def with_workers(path: Path, rows: int) -> tuple[float, float, dict | None]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        help=f"the scratch database (dropped and made again; default {DATABASE})",
+    )
     add_json_argument(parser)
     args = parser.parse_args()
     n = args.rows
@@ -211,7 +217,7 @@ def main() -> None:
         offers = write_rows(path, n)
         log(f"{n:,} rows ({offers:,} offers) in {path.stat().st_size / 1e6:.1f} MB (not timed)")
 
-        env = fresh_database()
+        env = fresh_database(args.database)
         dry = run(env, str(path), "--dry-run")
         log(f"dry run (read and validate): {dry:.1f} s = {n / dry:,.0f} rows/s")
         write = run(env, str(path), "--no-triage")
@@ -219,13 +225,13 @@ def main() -> None:
         again = run(env, str(path), "--no-triage")
         log(f"re-import of the same file (nothing new): {again:.1f} s")
 
-        env = fresh_database()
+        env = fresh_database(args.database)
         full = run(env, str(path))
         log(
             f"import with triage (score and route every case): {full:.1f} s = "
             f"{n / full:,.0f} rows/s (target: {n:,} rows in under 60 s)"
         )
-        command, drained, memory = with_workers(path, n)
+        command, drained, memory = with_workers(path, n, args.database)
         log(
             f"import with one worker (--concurrency=2) scoring and routing: the command "
             f"{command:.1f} s = {n / command:,.0f} rows/s; every case scored and routed "

@@ -240,10 +240,11 @@ def text_problem(value: Any, max_length: int) -> "str | _Problem":
         return _Problem("Must be text.")
     if "\x00" in value:
         return _Problem("Must not contain NUL characters.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return _Problem("Must be valid Unicode text.")
+    if not value.isascii():  # ASCII text has no lone surrogates: no need to encode it
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _Problem("Must be valid Unicode text.")
     value = value.strip()
     if len(value) > max_length:
         return _Problem(f"Must be at most {max_length:,} characters.")

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from offers.importing import ImportFileError, import_parse
+from offers.importing import ImportFileError, gc_paused, import_parse
 from offers.models import Offer
 from offers.services import offers_import_bulk
 from offers.tasks import imported_cases_triage_task
@@ -26,7 +26,7 @@ from triage.services import cases_triage
 from vipcases.codes import Queue, Status
 from vipcases.models import Case
 
-WRITE_BATCH = 1000
+WRITE_BATCH = 5000
 TRIAGE_BATCH = 500
 
 
@@ -102,12 +102,19 @@ class Command(BaseCommand):
 
         created: list[int] = []
         duplicates = 0
-        with self._bar("Importing offers", len(fresh), show) as bar, transaction.atomic():
+        # The parsed offers are millions of objects: the garbage collector would walk them
+        # again and again while they are written, to free nothing.
+        with (
+            gc_paused(),
+            self._bar("Importing offers", len(fresh), show) as bar,
+            transaction.atomic(),
+        ):
             for batch in _chunks(fresh, WRITE_BATCH):
                 outcome = offers_import_bulk(acting_user=acting_user, intakes=batch)
                 created += outcome.created_case_ids
                 duplicates += outcome.duplicates_linked
                 bar.update(len(batch))
+        del parsed, fresh  # nor while the cases are scored
 
         waiting = created + self._waiting_for_triage(recorded)
         triage = ""
