@@ -582,6 +582,14 @@ _DUE_DILIGENCE_PHRASE = {
 }
 
 
+def _need_facts(need: "CategoryNeed | None") -> tuple:
+    """(criticality, unmet demand, required standards, benchmark price) of a category's
+    need, or what scoring assumes for a category with none."""
+    if need is None:
+        return "none", 0, (), None
+    return need.criticality, need.unmet_demand, need.required_standards, need.benchmark_price_gbp
+
+
 def _money(amount: Decimal) -> str:
     """£1,234.50, or every significant decimal place of a smaller price: £0.085."""
     # Written once per price: the text depends only on the value (2.5 and 2.50 both give
@@ -681,13 +689,7 @@ def _score_line(
     here; but whatever can raise (decimal arithmetic out of the context's digits or
     range) is still done here, for every line, in the order of the rules."""
     category = line.category
-    if need is None:
-        criticality, gap, required, benchmark = "none", 0, (), None
-    else:
-        criticality = need.criticality
-        gap = need.unmet_demand
-        required = need.required_standards
-        benchmark = need.benchmark_price_gbp
+    criticality, gap, required, benchmark = _need_facts(need)
     reasons = []
 
     # need
@@ -844,13 +846,7 @@ def _line_sentences(
     met, body, missing, certificate, unvalidated, ear_loop, price_case, ratio = why
     category = line.category
     label = _LABELS[category]
-    if need is None:
-        criticality, gap, required, benchmark = "none", 0, (), None
-    else:
-        criticality = need.criticality
-        gap = need.unmet_demand
-        required = need.required_standards
-        benchmark = need.benchmark_price_gbp
+    criticality, gap, required, benchmark = _need_facts(need)
 
     # need
     if criticality == "none" or category == "other":
