@@ -32,6 +32,7 @@ from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.money import offer_value_gbp
 from offers.services import (
     LineInput,
+    duplicate_link_data,
     intake_case_events,
     intake_case_row,
     intake_introduction_row,
@@ -325,7 +326,7 @@ def intakes_copy(*, acting_user, intakes: list) -> tuple[list[int], int]:
         created.append(first_event._replace(case_id=pk))
         earlier = duplicates.get(pk)
         if earlier:
-            linked.append(link_event._replace(case_id=pk, data={"possible_duplicates": earlier}))
+            linked.append(link_event._replace(case_id=pk, data=duplicate_link_data(earlier)))
     # The cases were created above, in this transaction: no earlier events to chain to.
     events_append_values(created + linked, new_cases=True)
     return case_ids, len(linked)

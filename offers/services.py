@@ -144,7 +144,7 @@ def offer_create(
             kind=EventKind.DUPLICATE_LINKED,
             actor=acting_user,
             rationale="The same supplier already has an open case for the same product category.",
-            data={"possible_duplicates": duplicates},
+            data=duplicate_link_data(duplicates),
         )
     enqueue_on_commit(case_score_task, case.pk)
     return case
@@ -179,6 +179,21 @@ def referral_create(
         introductions=introductions,
         summary=summary,
     )
+
+
+# A `duplicate_linked` event names at most this many of the possible duplicates (the
+# newest) and gives their number: a supplier with thousands of open cases in a category
+# would otherwise make every new offer's event, and its hash, carry all their ids.
+DUPLICATES_LISTED = 20
+
+
+def duplicate_link_data(case_ids) -> dict:
+    """The data of a `duplicate_linked` event: the newest DUPLICATES_LISTED possible
+    duplicates, ascending, and, when there are more, how many there are."""
+    ids = sorted(case_ids)
+    if len(ids) <= DUPLICATES_LISTED:
+        return {"possible_duplicates": ids}
+    return {"possible_duplicates": ids[-DUPLICATES_LISTED:], "possible_duplicates_count": len(ids)}
 
 
 def possible_duplicate_case_ids(
@@ -493,7 +508,7 @@ def intake_case_events(case, earlier: set[int], *, acting_user, now) -> list:
                 kind=EventKind.DUPLICATE_LINKED,
                 actor=acting_user,
                 rationale="The same supplier already has an open case for the same product category.",
-                data={"possible_duplicates": sorted(earlier)},
+                data=duplicate_link_data(earlier),
                 created_at=now,
             )
         )

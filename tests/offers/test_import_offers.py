@@ -302,6 +302,23 @@ def test_it_links_rows_matching_an_open_case_of_the_same_supplier_and_category(t
     assert Supplier.objects.count() == 1
 
 
+def test_an_import_names_the_newest_possible_duplicates_and_counts_them_all(tmp_path):
+    from offers.services import DUPLICATES_LISTED
+
+    rows = [
+        [f"IMP-{n}", "2020-04-23T12:00:00Z", "Harbour Protective Ltd", "09876543"] + GOOD_ROW[4:]
+        for n in range(DUPLICATES_LISTED + 2)
+    ]
+    run(write_csv(tmp_path / "offers.csv", rows))
+    last = Case.objects.get(offer__external_ref=f"IMP-{DUPLICATES_LISTED + 1}")
+    earlier = sorted(Case.objects.exclude(pk=last.pk).values_list("pk", flat=True))
+    event = CaseEvent.objects.get(case=last, kind=EventKind.DUPLICATE_LINKED)
+    assert event.data == {
+        "possible_duplicates": earlier[-DUPLICATES_LISTED:],
+        "possible_duplicates_count": DUPLICATES_LISTED + 1,
+    }
+
+
 def test_it_imports_an_xlsx_file(tmp_path):
     workbook = Workbook()
     sheet = workbook.active

@@ -84,3 +84,30 @@ def test_it_does_not_link_a_different_category(caseworker):
         lines=[factories.line(category="gown", description="Gown", standards=["EN 13795"])],
     )
     assert not CaseEvent.objects.filter(case=second, kind=EventKind.DUPLICATE_LINKED).exists()
+
+
+def test_a_duplicate_link_names_the_newest_cases_and_counts_them_all(caseworker):
+    from offers.services import DUPLICATES_LISTED, offer_create
+
+    first = factories.case()
+    supplier = first.offer.supplier
+
+    def another():
+        return offer_create(
+            acting_user=caseworker,
+            supplier=supplier,
+            channel="email",
+            received_at=first.offer.received_at,
+            lines=[factories.line(quantity=100_000)],
+        )
+
+    earlier = [first.pk] + [another().pk for _ in range(DUPLICATES_LISTED)]
+    latest = another()
+    event = CaseEvent.objects.get(case=latest, kind=EventKind.DUPLICATE_LINKED)
+    assert event.data == {
+        "possible_duplicates": sorted(earlier)[-DUPLICATES_LISTED:],
+        "possible_duplicates_count": DUPLICATES_LISTED + 1,
+    }
+    # Up to DUPLICATES_LISTED, every one is named and no count is added.
+    named = CaseEvent.objects.get(case_id=earlier[-1], kind=EventKind.DUPLICATE_LINKED)
+    assert named.data == {"possible_duplicates": sorted(earlier[:-1])}
