@@ -143,7 +143,7 @@ def offer_create(
             case=case,
             kind=EventKind.DUPLICATE_LINKED,
             actor=acting_user,
-            rationale="The same supplier already has an open case for the same product category.",
+            rationale=DUPLICATE_RATIONALE,
             data=duplicate_link_data(duplicates),
         )
     enqueue_on_commit(case_score_task, case.pk)
@@ -185,6 +185,7 @@ def referral_create(
 # newest) and gives their number: a supplier with thousands of open cases in a category
 # would otherwise make every new offer's event, and its hash, carry all their ids.
 DUPLICATES_LISTED = 20
+DUPLICATE_RATIONALE = "The same supplier already has an open case for the same product category."
 
 
 def duplicate_link_data(case_ids) -> dict:
@@ -507,7 +508,7 @@ def intake_case_events(case, earlier: set[int], *, acting_user, now) -> list:
                 case=case,
                 kind=EventKind.DUPLICATE_LINKED,
                 actor=acting_user,
-                rationale="The same supplier already has an open case for the same product category.",
+                rationale=DUPLICATE_RATIONALE,
                 data=duplicate_link_data(earlier),
                 created_at=now,
             )

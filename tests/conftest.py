@@ -16,6 +16,7 @@ default set here would come too late; `make test` and .ci/run provide one.
 """
 
 import importlib
+import logging
 import os
 import signal
 import subprocess
@@ -476,3 +477,14 @@ def pytest_runtest_makereport(item, call):
     if report.failed and worker is not None:
         report.sections.append(("Celery worker log (end)", worker.log_tail()))
     return report
+
+
+@pytest.fixture
+def security_log(caplog):
+    """caplog, fed by vipcases.security (which does not propagate to the root logger)."""
+    logger = logging.getLogger("vipcases.security")
+    logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        logger.removeHandler(caplog.handler)

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 import pytest
 
+from tests.triage.test_scoring import GOOD_LINE
 from triage.scoring import (
     CATEGORIES,
     COMPONENTS,
@@ -428,19 +429,7 @@ def test_the_golden_cases_reach_every_branch():
 
 
 def _good_line(**changes) -> LineFacts:
-    base = LineFacts(
-        category="ffp3_respirator",
-        quantity=2_000_000,
-        unit_price_gbp=Decimal("1.85"),
-        standards=("EN 149:2001+A1:2009 FFP3",),
-        certificate="CE 2797",
-        strap_type="head",
-        sterile=False,
-        sterilisation_validation=None,
-        stock_location="uk",
-        lead_time_days=5,
-    )
-    return replace(base, **changes)
+    return replace(GOOD_LINE, **changes)
 
 
 # Offers scored against DEFAULT_NEED and DEFAULT_POLICY on 27 April 2020, and their

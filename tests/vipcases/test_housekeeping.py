@@ -1,7 +1,6 @@
 """Housekeeping removes what is past its retention and nothing still in use
 (vipcases/housekeeping.py; daily by beat, or `manage.py housekeeping`)."""
 
-import logging
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -29,17 +28,6 @@ pytestmark = pytest.mark.django_db
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "offers.csv"
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def security_log(caplog):
-    """caplog, fed by vipcases.security (which does not propagate to the root logger)."""
-    logger = logging.getLogger("vipcases.security")
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
 
 
 def _runs(caplog) -> list[dict]:

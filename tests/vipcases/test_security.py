@@ -103,17 +103,6 @@ def policy_of(response) -> dict[str, str]:
     return directives
 
 
-@pytest.fixture
-def security_log(caplog):
-    """caplog, fed by vipcases.security (which does not propagate to the root logger)."""
-    logger = logging.getLogger("vipcases.security")
-    logger.addHandler(caplog.handler)
-    try:
-        yield caplog
-    finally:
-        logger.removeHandler(caplog.handler)
-
-
 def events(caplog) -> list[dict]:
     return [record.security for record in caplog.records if record.name == "vipcases.security"]
 
