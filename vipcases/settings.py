@@ -128,6 +128,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the server is away, so /health/ and pages answer 503 promptly.
     _db.setdefault("OPTIONS", {})["connect_timeout"] = 3
+    # Server-side prepared statements, for the one query that asks for them (the intake
+    # API's write, offers/intake_sql.py): Django's default (None) disables them even
+    # when asked; a threshold no query reaches prepares only what asks. Django's own
+    # cursors bind on the client and are never prepared. Prepared statements keep their
+    # generic plan rather than being planned again per call; see offers/intake_sql.py.
+    _db["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
+    _db["OPTIONS"]["options"] = " ".join(
+        filter(None, [_db["OPTIONS"].get("options"), "-c plan_cache_mode=force_generic_plan"])
+    )
 DATABASES = {"default": _db}
 DATABASE_IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 

@@ -17,6 +17,7 @@ from offers.intake import intake_validate
 from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.services import offers_import_bulk
 from tests.offers.conftest import offer_body
+from vipcases.codes import EventKind
 from vipcases.models import Case, CaseEvent
 
 pytestmark = [
@@ -140,3 +141,64 @@ def test_a_repeated_external_ref_writes_nothing(api):
     assert [model.objects.count() for model in (Supplier, Introducer, Offer, Case, CaseEvent)] == (
         counts
     )
+
+
+def _lines_read() -> int:
+    """Rows of the offer-line table read so far in this transaction, by any scan."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = %s",
+            [OfferLine._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def _intakes(count: int, category: str, supplier=None) -> list:
+    bodies = (
+        offer_body(
+            lines=[_line(category)],
+            **({"supplier": supplier or {"name": f"Other {n}", "company_number": f"OS{n:06d}"}}),
+        )
+        for n in range(count)
+    )
+    return [intake_validate(body, now=timezone.now())[0] for body in bodies]
+
+
+def test_the_duplicate_look_up_reads_the_suppliers_offers_not_the_category(api, caseworker):
+    # Statistics that mislead: gathered when the supplier sent most offers and the
+    # category was rare. Then 400 offers of the category arrive from other suppliers
+    # before the next ANALYZE, as on a new database or in a burst of intake.
+    supplier = offer_body()["supplier"]
+    offers_import_bulk(acting_user=caseworker, intakes=_intakes(40, "gown", supplier))
+    offers_import_bulk(acting_user=caseworker, intakes=_intakes(1, "ffp3_respirator"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE offers_offer, offers_offerline, vipcases_case")
+    offers_import_bulk(acting_user=caseworker, intakes=_intakes(400, "ffp3_respirator"))
+    first = api.post_offer(offer_body())
+    assert first.status_code == 201
+
+    before = _lines_read()
+    with TestCase.captureOnCommitCallbacks():
+        second = api.post_offer(offer_body())
+    assert second.status_code == 201
+    # At most a line per offer of the supplier's (42), never every line of the category.
+    assert _lines_read() - before <= 42
+    case = Case.objects.get(pk=second.json()["case_id"])
+    link = CaseEvent.objects.get(case=case, kind=EventKind.DUPLICATE_LINKED)
+    assert link.data["possible_duplicates"] == [first.json()["case_id"]]
+
+
+def test_the_write_is_prepared_once_and_keeps_its_plan(api):
+    # Planned afresh, the statement cost more to plan than to run. Django leaves
+    # psycopg's prepared statements off unless the settings turn them on.
+    for _ in range(8):
+        with TestCase.captureOnCommitCallbacks():
+            assert api.post_offer(offer_body()).status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'WITH supplier_found AS%%'"
+        )
+        plans = cursor.fetchall()
+    assert plans == [(8, 0)]
