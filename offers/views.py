@@ -9,7 +9,7 @@ from vipcases.access import CASEWORKER, role_required
 from vipcases.forms import error_summary
 
 
-def _page(request, form, lines, *, show_errors: bool, duplicates=()):
+def _page(request, form, lines, *, show_errors: bool, duplicates=(), duplicate_count=0):
     return render(
         request,
         "offers/new_referral.html",
@@ -19,6 +19,7 @@ def _page(request, form, lines, *, show_errors: bool, duplicates=()):
             "show_errors": show_errors,
             "error_summary": error_summary(form, lines) if show_errors else [],
             "duplicates": duplicates,
+            "duplicate_count": duplicate_count,
         },
     )
 
@@ -61,13 +62,17 @@ def referral_new(request):
             supplier_id=form.supplier.pk, categories=lines.categories()
         )
         if duplicate_ids:
-            duplicates = (
-                selectors.cases_visible_to(request.user)
-                .filter(pk__in=duplicate_ids)
-                .select_related("offer__supplier")
-                .order_by("pk")
+            # The newest DUPLICATES_LISTED, as the duplicate link records them; the
+            # warning gives the whole count (a prolific supplier may have hundreds).
+            visible = selectors.cases_visible_to(request.user).filter(pk__in=duplicate_ids)
+            newest = visible.select_related("offer__supplier").order_by("-pk")
+            duplicates = list(newest[: services.DUPLICATES_LISTED])[::-1]
+            count = (
+                len(duplicates) if len(duplicates) < services.DUPLICATES_LISTED else visible.count()
             )
-            return _page(request, form, lines, show_errors=True, duplicates=list(duplicates))
+            return _page(
+                request, form, lines, show_errors=True, duplicates=duplicates, duplicate_count=count
+            )
 
     try:
         case = services.referral_create(

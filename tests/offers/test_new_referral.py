@@ -9,7 +9,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from offers.models import Introduction, Offer, OfferLine, Supplier
-from offers.services import referral_create
+from offers.services import offer_create, referral_create
 from tests import factories
 from triage.models import TriageAssessment
 from vipcases.codes import EventKind, Queue
@@ -312,3 +312,26 @@ def test_it_shows_no_template_comments_as_text(client_for, caseworker):
     page = client_for(caseworker).get("/offers/new/").text
     assert "{#" not in page
     assert "#}" not in page
+
+
+def test_the_warning_lists_the_newest_duplicates_and_counts_them_all(client_for, caseworker):
+    known = factories.supplier(name="Prolific Gowns Ltd", company_number="05555557")
+    with TestCase.captureOnCommitCallbacks():  # left in triage: open
+        cases = [
+            offer_create(
+                acting_user=None,
+                supplier=known,
+                channel="referral",
+                received_at=timezone.now() - timedelta(days=1),
+                lines=[factories.line()],
+                introductions=[],
+            )
+            for _ in range(23)
+        ]
+    data = referral_data(supplier_mode="existing", supplier_query="05555557")
+    page = post(client_for(caseworker), data).text
+    assert "Prolific Gowns Ltd already has 23 open cases for the same product category." in page
+    listed = [int(n) for n in re.findall(r'<li><a class="govuk-link" href="/cases/(\d+)/"', page)]
+    assert listed == [case.pk for case in cases[-20:]]
+    assert "These are the newest 20." in page
+    assert 'href="/cases/?q=05555557">Find all 23 in the case list</a>' in page
