@@ -16,6 +16,7 @@ Guarantees:
   storing a fork.
 """
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -305,6 +306,23 @@ def _insert(events: list[CaseEvent], batch_size: int | None) -> list[CaseEvent]:
     return events
 
 
+_FIELDS = [f for f in CaseEvent._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _statement(alias: str, copying: bool) -> str:
+    """_insert_columns' COPY or INSERT statement (made once: db_type is not cheap)."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    table, pk_column = quote(CaseEvent._meta.db_table), quote(CaseEvent._meta.pk.column)
+    columns = ", ".join(quote(f.column) for f in _FIELDS)
+    if copying:
+        return f"COPY {table} ({pk_column}, {columns}) FROM STDIN"
+    # varchar[], not varchar(64)[], as bulk_create does: no silent truncation.
+    arrays = ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in _FIELDS)
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) RETURNING {pk_column}"  # noqa: S608 - names from the model, values as parameters
+
+
 def _insert_columns(columns: dict[str, list], batch_size: int | None) -> list[int]:
     """Save chained events given as one list of values per column (attname; every
     concrete column but the id) on PostgreSQL; return their ids, in list order, so that
@@ -315,23 +333,11 @@ def _insert_columns(columns: dict[str, list], batch_size: int | None) -> list[in
     batch, which spares encoding every value into an array."""
     alias = router.db_for_write(CaseEvent)
     connection = connections[alias]
-    fields = [f for f in CaseEvent._meta.concrete_fields if not f.primary_key]
+    fields = _FIELDS
     count = len(columns[fields[0].attname])
-    quote = connection.ops.quote_name
-    table, pk_column = quote(CaseEvent._meta.db_table), CaseEvent._meta.pk.column
+    pk_column = CaseEvent._meta.pk.column
     copying = count >= COPY_FROM
-    if copying:
-        sql = "COPY {} ({}, {}) FROM STDIN".format(
-            table, quote(pk_column), ", ".join(quote(f.column) for f in fields)
-        )
-    else:
-        sql = "INSERT INTO {} ({}) SELECT * FROM unnest({}) RETURNING {}".format(  # noqa: S608 - names from the model, values as parameters
-            table,
-            ", ".join(quote(f.column) for f in fields),
-            # varchar[], not varchar(64)[], as bulk_create does: no silent truncation.
-            ", ".join(f"%s::{f.db_type(connection).split('(')[0]}[]" for f in fields),
-            quote(pk_column),
-        )
+    sql = _statement(alias, copying)
     size, ids = batch_size or count, []
     # All batches or none, as bulk_create does.
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
