@@ -328,10 +328,44 @@ class CountAll(Func):
     output_field = IntegerField()
 
 
-def intake_and_cleared(now: datetime, *, open_now: int, days: int = WINDOW_DAYS) -> Flow:
+def _day_counts(bounds: list[datetime], now: datetime, indexes: list[int]) -> dict[int, tuple]:
+    """(opened, closed) for each day index in `indexes`, in one query of range counts."""
+    if not indexes:
+        return {}
+    counts = {}
+    for name, column in (("opened", "opened_at"), ("closed", "closed_at")):
+        for i in indexes:
+            rows = Case.objects.filter(
+                **{f"{column}__gte": bounds[i], f"{column}__lt": min(bounds[i + 1], now)}
+            ).order_by()
+            counts[f"{name}_{i}"] = Subquery(rows.values(n=CountAll()))
+    found = Case.objects.order_by().values(**counts)[:1]
+    found = found[0] if found else {}
+    return {i: (found.get(f"opened_{i}") or 0, found.get(f"closed_{i}") or 0) for i in indexes}
+
+
+def past_days_counted(now: datetime, days: int = WINDOW_DAYS) -> dict[date, tuple[int, int]]:
+    """(opened, closed) for each whole day of the window before today (Europe/London).
+
+    A day that has ended changes only when an offer received earlier is entered late
+    (its case opens on the day it was received), so these are kept in the cache
+    (vipcases/report_cache.py) and only today is counted on every visit."""
+    bounds = _day_bounds(now, days)
+    found = _day_counts(bounds, now, list(range(days - 1)))
+    return {timezone.localdate(bounds[i]): counts for i, counts in found.items()}
+
+
+def intake_and_cleared(
+    now: datetime,
+    *,
+    open_now: int,
+    days: int = WINDOW_DAYS,
+    past: dict[date, tuple[int, int]] | None = None,
+) -> Flow:
     """Cases opened and closed per day (Europe/London) over the last `days` days, today
     included, in one query. `open_now` (the open cases now) lets each day's closing
-    backlog be counted back from today.
+    backlog be counted back from today. `past` gives the counts of days before today
+    already worked out (`past_days_counted`); today, and any day it lacks, is counted.
 
     Each day is a range count on the opened_at or closed_at index rather than a GROUP BY
     TruncDate: turning every row's time into a local date costs about 70 ms a series at
@@ -341,21 +375,19 @@ def intake_and_cleared(now: datetime, *, open_now: int, days: int = WINDOW_DAYS)
     open cases of that age band, newest first, and a day's cleared cases to the closed
     cases, newest first (`Figure.exact` is False)."""
     bounds = _day_bounds(now, days)
-    counts = {}
-    for name, column in (("opened", "opened_at"), ("closed", "closed_at")):
-        for i in range(days):
-            rows = Case.objects.filter(
-                **{f"{column}__gte": bounds[i], f"{column}__lt": min(bounds[i + 1], now)}
-            ).order_by()
-            counts[f"{name}_{i}"] = Subquery(rows.values(n=CountAll()))
-    found = Case.objects.order_by().values(**counts)[:1]
-    found = found[0] if found else {}
     today = timezone.localdate(now)
+    past = past or {}
+    known = {}
+    for i in range(days):
+        day = timezone.localdate(bounds[i])
+        if day < today and day in past:
+            known[i] = past[day]
+    known.update(_day_counts(bounds, now, [i for i in range(days) if i not in known]))
     cleared_href = case_list_url(("tab", Queue.CLOSED), ("sort", "newest"))
     result, open_at_end = [], open_now
     for i in range(days - 1, -1, -1):  # today first, counting back
         day = timezone.localdate(bounds[i])
-        intake, cleared = found.get(f"opened_{i}") or 0, found.get(f"closed_{i}") or 0
+        intake, cleared = known[i]
         result.append(
             FlowDay(
                 day=day,
@@ -587,10 +619,12 @@ def backlog(
     now: datetime | None = None,
     owners: list | None = None,
     decisions: list[DecisionRow] | None = None,
+    past_days: dict[date, tuple[int, int]] | None = None,
 ) -> Backlog:
     """Every figure of the backlog dashboard, as of `now`. A fixed number of queries,
     one per figure, plus the people who may own cases and the recent exports. The caller
-    may pass the time-to-decision figure worked out earlier (it is the costly one)."""
+    may pass the costly figures worked out earlier: the time to decision, and the intake
+    and clearances of the days before today (`past_days_counted`)."""
     from vipcases.selectors import case_owners
 
     now = now or timezone.now()
@@ -599,7 +633,7 @@ def backlog(
         now=now,
         queue_status=queue_status,
         ageing=ageing(now),
-        flow=intake_and_cleared(now, open_now=queue_status.total.value),
+        flow=intake_and_cleared(now, open_now=queue_status.total.value, past=past_days),
         sla=sla_breaches(now),
         caseworkers=open_per_caseworker(now, case_owners() if owners is None else owners),
         decisions=time_to_decision(now) if decisions is None else decisions,

@@ -167,6 +167,54 @@ def test_it_counts_intake_and_cleared_per_local_day(backlog_cases, now):
     assert flow.shrinking == (flow.cleared > flow.intake)
 
 
+def _flow_figures(flow) -> list[tuple]:
+    return [(d.day, d.intake.value, d.cleared.value, d.open_at_end) for d in flow.days]
+
+
+@pytest.mark.parametrize("counted", [timedelta(0), timedelta(days=1)], ids=["today", "yesterday"])
+def test_days_counted_earlier_give_the_same_flow_as_counting_every_day(backlog_cases, now, counted):
+    """The days before today come from an earlier count (the cache); a count made
+    yesterday lacks yesterday itself, which is then counted with today."""
+    past = dashboards.past_days_counted(now - counted)
+    assert timezone.localdate(now - counted) not in past
+    assert len(past) == 29
+
+    open_now = len(_open())
+    from_earlier = dashboards.intake_and_cleared(now, open_now=open_now, past=past)
+    counted_now = dashboards.intake_and_cleared(now, open_now=open_now)
+
+    assert _flow_figures(from_earlier) == _flow_figures(counted_now)
+    assert sum(d.intake.value for d in counted_now.days) > 0
+
+
+def test_the_page_counts_today_on_every_visit_and_the_days_before_from_the_cache(
+    manager, client_for
+):
+    client = client_for(manager)
+
+    def received(response) -> dict:
+        return {d.day: d.intake.value for d in response.context["figures"].flow.days}
+
+    first = client.get("/dashboard/")
+    before = received(first)
+    counted_at = first.context["past_days_at"]
+    moment = timezone.now()
+    today, earlier = timezone.localdate(moment), timezone.localdate(moment - timedelta(days=3))
+    make_case(now=moment, opened=timedelta(days=3))
+    make_case(now=moment, opened=timedelta(seconds=1))
+
+    kept = client.get("/dashboard/")
+    assert kept.context["past_days_at"] == counted_at
+    assert received(kept)[today] == before[today] + 1
+    assert received(kept)[earlier] == before[earlier]  # entered late: not yet counted
+    assert "The days before it were counted at" in kept.content.decode()
+
+    fresh = client.get("/dashboard/?refresh=1")
+    assert fresh.context["past_days_at"] > counted_at
+    assert received(fresh)[earlier] == before[earlier] + 1
+    assert received(fresh)[today] == before[today] + 1
+
+
 def test_it_counts_sla_breaches_per_queue(backlog_cases, now):
     expected = Counter(c.queue for c in _open() if c.sla_due_at and c.sla_due_at < now)
 
