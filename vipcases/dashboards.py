@@ -1,10 +1,13 @@
-"""The managers' backlog dashboard: its figures, each one aggregate query in the database.
+"""The managers' backlog dashboard: its figures, from aggregate queries in the database.
 
-Pure reads: nothing here writes, and nothing loops over cases in Python. Each figure is
-one `values(...).annotate(...)` query (conditional aggregation for bands, TruncDate for
-days, PercentileCont for medians on PostgreSQL); Python only arranges the few dozen
-aggregate rows into tables and links. The page runs a fixed number of queries whatever
-the number of cases (tests/vipcases/test_dashboard.py counts them).
+Pure reads: nothing here writes, and nothing loops over cases in Python. The four
+figures about open cases (by queue and status, ageing, SLA breaches, load per
+caseworker) share one `values(...).annotate(...)` pass over the open cases, grouped by
+queue, status and owner with conditional aggregation for the bands
+(`open_case_tallies`); the others are one query each (range counts for days,
+PercentileCont for medians on PostgreSQL). Python only adds up and arranges the few
+hundred aggregate rows into tables and links. The page runs a fixed number of queries
+whatever the number of cases (tests/vipcases/test_dashboard.py counts them).
 
 Definitions, as the page states them:
 - open: any status but closed;
@@ -189,12 +192,45 @@ class QueueStatusTable:
     total: Figure
 
 
-def open_by_queue_and_status() -> QueueStatusTable:
-    """Open cases by queue × status (one query)."""
-    counts = {
-        (row["queue"], row["status"]): row["n"]
-        for row in open_cases().values("queue", "status").annotate(n=Count("pk")).order_by()
+def open_case_tallies(now: datetime) -> list[dict]:
+    """Open cases counted per (queue, status, owner), with their SLA breaches, their
+    count in each age band and the oldest: one pass over the open cases, shared by the
+    four figures below (a few hundred rows at most, whatever the number of cases)."""
+    bands = {
+        f"band_{i}": Count("pk", filter=age_band_condition(band, now))
+        for i, band in enumerate(AGE_BANDS)
     }
+    return list(
+        open_cases()
+        .values("queue", "status", "owner")
+        .annotate(
+            n=Count("pk"),
+            breached=Count("pk", filter=Q(sla_due_at__lt=now)),
+            oldest=Min("opened_at"),
+            **bands,
+        )
+        .order_by()
+    )
+
+
+def _summed(tallies: list[dict], key: str, fields: tuple[str, ...]) -> dict:
+    """The tallies added up per value of `key`: {value: {field: total}}."""
+    found = {}
+    for row in tallies:
+        into = found.setdefault(row[key], dict.fromkeys(fields, 0))
+        for name in fields:
+            into[name] += row[name]
+    return found
+
+
+def open_by_queue_and_status(tallies: list[dict] | None = None) -> QueueStatusTable:
+    """Open cases by queue × status."""
+    if tallies is None:
+        tallies = open_case_tallies(timezone.now())
+    counts = {}
+    for row in tallies:
+        key = (row["queue"], row["status"])
+        counts[key] = counts.get(key, 0) + row["n"]
     queues = list(OPEN_QUEUES) + sorted({q for q, _ in counts} - set(OPEN_QUEUES))
     rows = []
     for queue in queues:
@@ -240,14 +276,12 @@ class AgeingTable:
     totals: list[Figure]
 
 
-def ageing(now: datetime) -> AgeingTable:
-    """Open cases per queue in each age band (one query, conditional aggregation)."""
+def ageing(now: datetime, tallies: list[dict] | None = None) -> AgeingTable:
+    """Open cases per queue in each age band."""
     bands = list(AGE_BANDS)
-    aggregates = {
-        f"band_{i}": Count("pk", filter=age_band_condition(band, now))
-        for i, band in enumerate(bands)
-    }
-    found = {row["queue"]: row for row in open_cases().values("queue").annotate(**aggregates)}
+    if tallies is None:
+        tallies = open_case_tallies(now)
+    found = _summed(tallies, "queue", tuple(f"band_{i}" for i in range(len(bands))))
     queues = list(OPEN_QUEUES) + sorted(set(found) - set(OPEN_QUEUES))
     rows = []
     for queue in queues:
@@ -431,15 +465,11 @@ class SlaTable:
         return self.breached.value / self.open.value if self.open.value else None
 
 
-def sla_breaches(now: datetime) -> SlaTable:
-    """Open cases past their SLA due date, per queue (one query)."""
-    found = {
-        row["queue"]: row
-        for row in open_cases()
-        .values("queue")
-        .annotate(n=Count("pk"), breached=Count("pk", filter=Q(sla_due_at__lt=now)))
-        .order_by()
-    }
+def sla_breaches(now: datetime, tallies: list[dict] | None = None) -> SlaTable:
+    """Open cases past their SLA due date, per queue."""
+    if tallies is None:
+        tallies = open_case_tallies(now)
+    found = _summed(tallies, "queue", ("n", "breached"))
     queues = list(OPEN_QUEUES) + sorted(set(found) - set(OPEN_QUEUES))
     rows = [
         SlaRow(
@@ -474,21 +504,19 @@ class OwnerRow:
     oldest: datetime | None
 
 
-def open_per_caseworker(now: datetime, owners: list) -> list[OwnerRow]:
-    """Open cases per owner, with their SLA breaches and oldest case (one query); every
-    person in `owners` (those who may own cases) is listed, with none if they have none,
-    and "Unassigned" last. Most loaded first."""
-    found = {
-        row["owner"]: row
-        for row in open_cases()
-        .values("owner")
-        .annotate(
-            n=Count("pk"),
-            breached=Count("pk", filter=Q(sla_due_at__lt=now)),
-            oldest=Min("opened_at"),
-        )
-        .order_by()
-    }
+def open_per_caseworker(
+    now: datetime, owners: list, tallies: list[dict] | None = None
+) -> list[OwnerRow]:
+    """Open cases per owner, with their SLA breaches and oldest case; every person in
+    `owners` (those who may own cases) is listed, with none if they have none, and
+    "Unassigned" last. Most loaded first."""
+    if tallies is None:
+        tallies = open_case_tallies(now)
+    found = _summed(tallies, "owner", ("n", "breached"))
+    for row in tallies:
+        into = found[row["owner"]]
+        if into.get("oldest") is None or row["oldest"] < into["oldest"]:
+            into["oldest"] = row["oldest"]
     names = {person.pk: person.get_full_name() or person.get_username() for person in owners}
     # An owner who can no longer own cases still has them: named by id, never dropped.
     for owner_id in set(found) - set(names) - {None}:
@@ -628,14 +656,15 @@ def backlog(
     from vipcases.selectors import case_owners
 
     now = now or timezone.now()
-    queue_status = open_by_queue_and_status()
+    tallies = open_case_tallies(now)
+    queue_status = open_by_queue_and_status(tallies)
     return Backlog(
         now=now,
         queue_status=queue_status,
-        ageing=ageing(now),
+        ageing=ageing(now, tallies),
         flow=intake_and_cleared(now, open_now=queue_status.total.value, past=past_days),
-        sla=sla_breaches(now),
-        caseworkers=open_per_caseworker(now, case_owners() if owners is None else owners),
+        sla=sla_breaches(now, tallies),
+        caseworkers=open_per_caseworker(now, case_owners() if owners is None else owners, tallies),
         decisions=time_to_decision(now) if decisions is None else decisions,
         recent_exports=list(
             ExportRecord.objects.select_related("exported_by").order_by("-exported_at", "-id")[:10]
