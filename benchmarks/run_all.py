@@ -273,6 +273,27 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+PROBE_LOOPS = 1_000_000
+
+
+def speed_probe(rounds: int = 7) -> float:
+    """Milliseconds for a fixed pure-Python loop on one core, the best of `rounds`.
+
+    The load average says whether other processes ran; it does not see a host whose
+    cores are slower this hour (shared caches, clock speed, neighbours on the same
+    hardware), which moved the same code's figures by 45% within an hour here. The
+    same loop timed at the start and the end of every run says how fast this host was,
+    so runs can be compared by it."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(PROBE_LOOPS):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
 # --- formatting ------------------------------------------------------------------------------
 
 
@@ -656,6 +677,13 @@ def render(results: dict, preamble: str) -> str:
             f" **The machine was busy** (load average {busy:.1f} on {cores} cores when the "
             "run began): these figures are not comparable with a quiet machine's."
         )
+    if run.get("probe_ms"):
+        before, after = run["probe_ms"]
+        out[-1] += (
+            f" Speed probe (a fixed Python loop on one core, best of 7; lower is faster): "
+            f"{before:.0f} ms before, {after:.0f} ms after. Compare runs on hosts whose "
+            "probes agree."
+        )
     if run.get("only"):
         out[-1] += (
             f" Only {', '.join(run['only'])} ran this time: the other sections' figures are "
@@ -848,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     load_before = _load()
+    probe_before = speed_probe()
     log(
         f"benchmarks: {', '.join(chosen)}; {cases:,} cases{' (quick)' if args.quick else ''}; "
         f"PostgreSQL {env['DATABASE_URL']}, Redis {env['REDIS_URL']}; writing {output}"
@@ -866,11 +895,12 @@ def main(argv: list[str] | None = None) -> int:
         run_info["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         run_info["seconds"] = time.perf_counter() - started
         run_info["load"] = [load_before, _load()]
+        run_info["probe_ms"] = [probe_before, speed_probe()]
         results = {"run": run_info, "sections": sections}
         if args.only and full_run:
             results["full_run"] = full_run
         elif not args.only:  # what a later `--only` run says about this one
-            keys = ("command", "finished", "seconds", "cases", "quick", "load")
+            keys = ("command", "finished", "seconds", "cases", "quick", "load", "probe_ms")
             results["full_run"] = {key: run_info[key] for key in keys}
         output.write_text(render(results, preamble), "utf-8")
 

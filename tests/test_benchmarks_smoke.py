@@ -40,6 +40,7 @@ def _results() -> dict:
             "finished": "2026-01-02T03:20:00+00:00",
             "seconds": 1200.0,
             "load": ["0.10 0.20 0.30", "1.00 1.10 1.20"],
+            "probe_ms": [61.2, 88.9],
             "machine": MACHINE,
             "versions": VERSIONS,
         },
@@ -154,6 +155,19 @@ def test_render_marks_every_figure_against_its_target(tmp_path):
     assert "| Spreadsheet import | failed | — | ❌ not met |" in text
     assert "| gunicorn sync worker, intake API run (largest of 2; master 80 MiB) | 90 MiB |" in text
     assert "| **the database, built** | **7 min 50 s** |" in text
+    # How fast the host was, at the start and the end, so runs can be compared.
+    assert "Speed probe (a fixed Python loop on one core, best of 7; lower is faster): " in text
+    assert "61 ms before, 89 ms after" in text
+
+
+def test_a_run_without_a_speed_probe_still_renders():
+    results = _results()
+    del results["run"]["probe_ms"]
+    assert "Speed probe" not in run_all.render(results, "# Benchmarks\n")
+
+
+def test_the_speed_probe_times_its_loop():
+    assert 0 < run_all.speed_probe(rounds=1) < 10_000
 
 
 def test_the_file_keeps_its_notes_and_its_figures_for_the_next_run(tmp_path):
