@@ -24,7 +24,7 @@ from offers.models import OfferLine
 from offers.money import price_in_gbp
 from triage import scoring
 from triage.models import ClinicalNeed, TriageAssessment
-from vipcases.bulk import update_in_groups
+from vipcases.bulk import insert_all, update_in_groups
 from vipcases.codes import GBP_RATES, EventKind, Status
 from vipcases.events import event_append, events_append
 from vipcases.models import Case, CaseEvent
@@ -208,7 +208,9 @@ def _score_batch(case_ids: list[int], reason: str, only_unscored: bool) -> Batch
             )
         )
         outcome.changed.append(case.pk)
-    TriageAssessment.objects.bulk_create(new_assessments)
+    # COPY on PostgreSQL: bulk_create's UNNEST insert sends the JSON columns as text
+    # arrays, which psycopg escapes quote by quote in Python (4 in 10 of scoring's time).
+    insert_all(TriageAssessment, new_assessments)
     update_in_groups(
         Case,
         ((c.pk, {"priority": c.priority, "eligible": c.eligible}) for c in changed_cases),

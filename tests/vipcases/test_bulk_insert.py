@@ -119,3 +119,43 @@ def test_postgresql_copies_rather_than_inserting(django_assert_max_num_queries):
         insert_all(Supplier, suppliers)
     assert "nextval" in captured.captured_queries[0]["sql"]
     assert Supplier.objects.count() == len(suppliers)
+
+
+AWKWARD_TEXT = 'Says "FFP3", a back\\slash, a tab\tand a line\nbreak, £1.85, ✓ and \u2028'
+
+
+def _assessments(cases) -> list:
+    from triage.models import TriageAssessment
+
+    return [
+        TriageAssessment(
+            case=case,
+            total=n,
+            automatic_total=n,
+            components=[{"name": "need", "points": n, "sentence": AWKWARD_TEXT}],
+            flags=[{"code": "price", "text": AWKWARD_TEXT, "nested": {"list": [1, None, True]}}],
+            eligible=bool(n % 2),
+            ineligible_reasons=[AWKWARD_TEXT] if n % 2 == 0 else [],
+            policy_version="test-1",
+            inputs={"offer": {"lines": [{"description": AWKWARD_TEXT}]}, "today": "2020-04-27"},
+            created_at=RECEIVED,
+        )
+        for n, case in enumerate(cases)
+    ]
+
+
+def test_assessments_with_awkward_json_are_written_as_bulk_create_writes_them():
+    """Scoring writes its assessments with insert_all (triage/services.py): their JSON,
+    with quotes, backslashes, tabs, line breaks and non-ASCII, is stored as bulk_create
+    stores it."""
+    from triage.models import TriageAssessment
+
+    cases = _write(insert_all, seed=11)[Case]
+    ours = insert_all(TriageAssessment, _assessments(cases))
+    theirs = TriageAssessment.objects.bulk_create(_assessments(cases))
+    positions = {Case: {case.pk: n for n, case in enumerate(cases)}}
+    for mine, other in zip(ours, theirs, strict=True):
+        assert _row(TriageAssessment, mine, positions) == _row(TriageAssessment, other, positions)
+    stored = TriageAssessment.objects.get(pk=ours[0].pk)
+    assert stored.components[0]["sentence"] == AWKWARD_TEXT
+    assert stored.flags[0]["nested"] == {"list": [1, None, True]}
