@@ -2,8 +2,8 @@
 
 update_in_groups: Django's bulk_update builds a CASE WHEN per row and field, which cost
 most of the time of re-scoring and routing in batches (measured by seed_demo --cases).
-Batches here set few distinct values (a queue, a score), so grouping rows by their new
-values needs a handful of plain UPDATEs instead.
+Rows getting the same values are grouped into one plain UPDATE; on PostgreSQL, many
+distinct values (a score per case) go in one UPDATE … FROM unnest(arrays).
 
 insert_all: bulk_create's rows, copied in with COPY on PostgreSQL.
 
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import psycopg
 from django.db import connections, router, transaction
+from django.db.models.sql.subqueries import UpdateQuery
 
 # Fields whose Python value PostgreSQL's COPY takes as it is (psycopg converts it); any
 # other goes through the field's pre_save and get_db_prep_save (JSON, auto_now_add).
@@ -90,8 +91,36 @@ def _plain(field) -> bool:
     return kind in _PLAIN
 
 
+# More distinct value sets than this, for rows setting the same fields, and PostgreSQL
+# sets them in one UPDATE … FROM unnest(…) instead of one UPDATE per set.
+GROUPS_BEFORE_UNNEST = 3
+
+
 def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
-    """Set each row's `values` (plus `common`, e.g. version=F("version") + 1) by primary key."""
+    """Set each row's `values` (plus `common`, e.g. version=F("version") + 1) by primary key.
+
+    Rows getting the same values are one `UPDATE … WHERE pk IN (…)`. Where rows set the
+    same fields to many different values (scores: a hundred distinct priorities in a
+    batch of 500), PostgreSQL sets them all with one `UPDATE … FROM unnest(arrays)`
+    instead of one statement per distinct value."""
+    rows = list(rows)
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        return _update_grouped(model, rows, common)
+    by_fields: dict[tuple, list] = defaultdict(list)
+    for pk, values in rows:
+        by_fields[tuple(sorted(values))].append((pk, values))
+    changed = 0
+    for fields, members in by_fields.items():
+        distinct = {tuple(values[name] for name in fields) for _, values in members}
+        if fields and len(distinct) > GROUPS_BEFORE_UNNEST:
+            changed += _update_from_arrays(connection, model, fields, members, common)
+        else:
+            changed += _update_grouped(model, members, common)
+    return changed
+
+
+def _update_grouped(model, rows: list[tuple[int, dict]], common: dict) -> int:
     groups: dict[tuple, list[int]] = defaultdict(list)
     for pk, values in rows:
         groups[tuple(sorted(values.items()))].append(pk)
@@ -99,6 +128,45 @@ def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
     for values, pks in groups.items():
         changed += model.objects.filter(pk__in=pks).update(**dict(values), **common)
     return changed
+
+
+def _update_from_arrays(connection, model, fields: tuple, members: list, common: dict) -> int:
+    """One UPDATE setting each row's `fields` from arrays joined on the primary key, and
+    `common` (values or expressions, compiled by Django as .update() would) on every row."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    query = UpdateQuery(model)
+    query.get_initial_alias()
+    compiler = query.get_compiler(connection=connection)
+    targets = [meta.pk] + [meta.get_field(name) for name in fields]
+    sets, set_params = [], []
+    for field in targets[1:]:
+        sets.append(f"{quote(field.column)} = v.{quote(field.column)}")
+    for name, value in common.items():
+        field = meta.get_field(name)
+        if hasattr(value, "resolve_expression"):
+            resolved = value.resolve_expression(query, allow_joins=False, for_save=True)
+            sql, params = compiler.compile(resolved)
+        else:
+            sql, params = "%s", [field.get_db_prep_save(value, connection)]
+        sets.append(f"{quote(field.column)} = {sql}")
+        set_params += list(params)
+    arrays = [[meta.pk.get_db_prep_save(pk, connection) for pk, _ in members]]
+    arrays += [
+        [field.get_db_prep_save(values[field.name], connection) for _, values in members]
+        for field in targets[1:]
+    ]
+    unnest = ", ".join(f"%s::{field.db_type(connection)}[]" for field in targets)
+    names = ", ".join(quote(field.column) for field in targets)
+    pk = quote(meta.pk.column)
+    statement = (
+        f"UPDATE {table} SET {', '.join(sets)} FROM unnest({unnest}) AS v({names}) "  # noqa: S608 - names from the model
+        f"WHERE {table}.{pk} = v.{pk}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*set_params, *arrays])
+        return cursor.rowcount
 
 
 def insert_all(model, objs: list, *, batch_size: int = 1_000) -> list:
