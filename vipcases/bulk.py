@@ -102,7 +102,8 @@ def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
     Rows getting the same values are one `UPDATE … WHERE pk IN (…)`. Where rows set the
     same fields to many different values (scores: a hundred distinct priorities in a
     batch of 500), PostgreSQL sets them all with one `UPDATE … FROM unnest(arrays)`
-    instead of one statement per distinct value."""
+    instead of one statement per distinct value (fields that are relations keep the
+    grouped UPDATEs, which take model instances as .update() does)."""
     rows = list(rows)
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
@@ -111,9 +112,15 @@ def update_in_groups(model, rows: Iterable[tuple[int, dict]], **common) -> int:
     for pk, values in rows:
         by_fields[tuple(sorted(values))].append((pk, values))
     changed = 0
+    plain = not any(model._meta.get_field(name).is_relation for name in common)
     for fields, members in by_fields.items():
         distinct = {tuple(values[name] for name in fields) for _, values in members}
-        if fields and len(distinct) > GROUPS_BEFORE_UNNEST:
+        if (
+            plain
+            and fields
+            and len(distinct) > GROUPS_BEFORE_UNNEST
+            and not any(model._meta.get_field(name).is_relation for name in fields)
+        ):
             changed += _update_from_arrays(connection, model, fields, members, common)
         else:
             changed += _update_grouped(model, members, common)
@@ -154,8 +161,8 @@ def _update_from_arrays(connection, model, fields: tuple, members: list, common:
         set_params += list(params)
     arrays = [[meta.pk.get_db_prep_save(pk, connection) for pk, _ in members]]
     arrays += [
-        [field.get_db_prep_save(values[field.name], connection) for _, values in members]
-        for field in targets[1:]
+        [field.get_db_prep_save(values[name], connection) for _, values in members]
+        for name, field in zip(fields, targets[1:], strict=True)
     ]
     unnest = ", ".join(f"%s::{field.db_type(connection)}[]" for field in targets)
     names = ", ".join(quote(field.column) for field in targets)

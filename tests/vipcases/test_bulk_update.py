@@ -104,3 +104,14 @@ def test_postgresql_sets_many_distinct_values_in_one_statement(cases):
         update_in_groups(Case, rows, version=F("version") + 1)
     assert len(captured.captured_queries) == 1
     assert "unnest" in captured.captured_queries[0]["sql"]
+
+
+def test_a_relation_among_the_values_is_set_as_update_sets_it(cases, caseworker, manager):
+    owners = [caseworker, manager, None, caseworker, manager]
+    rows = [
+        (case.pk, {"owner": owner, "priority": n})
+        for n, (case, owner) in enumerate(zip(cases, owners, strict=False))
+    ]
+    assert update_in_groups(Case, rows) == len(rows)
+    stored = dict(Case.objects.filter(pk__in=[pk for pk, _ in rows]).values_list("pk", "owner_id"))
+    assert [stored[pk] for pk, _ in rows] == [o.pk if o else None for o in owners]
