@@ -4,6 +4,7 @@ white space between elements, for the charts of a real dashboard and for awkward
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.template import Context, Template
@@ -104,13 +105,15 @@ def _awkward_bar() -> charts.BarChart:
 
 
 def _awkward_line() -> charts.LineChart:
-    points = [charts.Point(x, x / 3, f"day {i} & <n>") for i, x in enumerate(AWKWARD)]
+    # Decimals too: floatformat takes them, so the tags must.
+    values = [*AWKWARD, Decimal("2.45"), Decimal("-0.05"), Decimal("7")]
+    points = [charts.Point(x, x / 3, f"day {i} & <n>") for i, x in enumerate(values)]
     return charts.LineChart(
         title="Flow <&>",
         description='"Received" against cleared',
         lines=[charts.Line("received", "Received", points), charts.Line("cleared", "C&C", [])],
-        x_ticks=[charts.Tick(x, "1 Dec") for x in AWKWARD],
-        y_ticks=[(x, f"{x}") for x in AWKWARD],
+        x_ticks=[charts.Tick(x, "1 Dec") for x in values],
+        y_ticks=[(x, f"{x}") for x in values],
         height=228.0,
         plot_left=48,
         plot_bottom=200.5,

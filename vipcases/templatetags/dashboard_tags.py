@@ -72,13 +72,13 @@ _TENTH = Decimal("0.1")
 
 def _f1(value) -> str:
     """What `|floatformat:1` writes: one decimal place, halves rounded up, no "-0.0"."""
-    text = f"{Decimal(repr(value)).quantize(_TENTH, ROUND_HALF_UP):f}"
+    text = f"{Decimal(str(value)).quantize(_TENTH, ROUND_HALF_UP):f}"
     return "0.0" if text == "-0.0" else text
 
 
 def _f0(value) -> str:
     """What `|floatformat:0` writes."""
-    return f"{Decimal(repr(value)).quantize(Decimal(1), ROUND_HALF_UP):f}".replace("-0", "0", 1)
+    return f"{Decimal(str(value)).quantize(Decimal(1), ROUND_HALF_UP):f}".replace("-0", "0", 1)
 
 
 @register.simple_tag
