@@ -7,7 +7,7 @@ from django.db import OperationalError
 
 from triage import routing_services, services
 from vipcases.locks import advisory_lock
-from vipcases.queueing import enqueue_on_commit
+from vipcases.queueing import IdBatcher, enqueue_on_commit
 
 RETRY = {
     "autoretry_for": (OperationalError,),
@@ -33,6 +33,19 @@ def case_route_task(case_id: int) -> None:
     """Route a scored case still in triage (with any others waiting); a second delivery
     finds it routed and stops."""
     routing_services.cases_route_pending(include=case_id)
+
+
+@shared_task(**RETRY)
+def cases_triage_task(case_ids: list[int]) -> None:
+    """Score, then route, a batch of new cases (the intake API's, an import's). A second
+    delivery finds them scored and routed and changes nothing (cases_triage scores only
+    unscored cases and routes only cases still new in triage)."""
+    services.cases_triage(case_ids)
+
+
+# The intake API's new cases, sent to cases_triage_task a batch at a time from each web
+# process (vipcases.queueing.IdBatcher: up to a tenth of a second's worth per task).
+new_cases_batcher = IdBatcher(cases_triage_task)
 
 
 @shared_task(**RETRY)

@@ -82,9 +82,11 @@ def test_offers_submitted_while_redis_restarts_are_all_routed_once(stack):
     )
     stack.wait_broker_idle(timeout=30)
 
-    # The outage's cases lost their tasks: they wait in triage for the sweep.
-    stuck = stack.unrouted(cases.values())
-    assert set(by_phase["outage"]) <= set(stuck), "the outage did not cost any task?"
+    # The outage's cases lost their tasks (each web process sends its new cases a tenth
+    # of a second at a time, so the last batch of the outage may go once Redis is back):
+    # they wait in triage for the sweep.
+    stuck = set(stack.unrouted(cases.values()))
+    assert stuck & set(by_phase["outage"]), "the outage did not cost any task?"
 
     # The sweep takes cases unchanged for a minute (triage.tasks.SWEEP_AFTER); rather
     # than wait, the drill makes that minute pass for the cases still in triage, then

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -172,6 +172,30 @@ def test_two_workers_route_a_thousand_offers_exactly_once(celery_worker_process,
         second.stop()
     assert_routed_exactly_once(ids)
     assert "succeeded" in second.log_path.read_text(), "the second worker did no work"
+
+
+def test_offers_posted_to_the_api_from_many_threads_are_each_routed_once(celery_worker_process):
+    """The API sends its new cases a batch at a time (vipcases.queueing.IdBatcher): the
+    worker must still score and route every one, once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from offers.tokens import api_token_create
+    from tests.offers.conftest import ApiClient, offer_body
+
+    _, raw = api_token_create(name="batch drill")
+
+    def post(_):
+        try:
+            answer = ApiClient(raw).post_offer(offer_body())
+        finally:
+            connection.close()  # this thread's own
+        assert answer.status_code == 201, answer.content
+        return answer.json()["case_id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(post, range(60)))
+    wait_until(lambda: unrouted(ids) == 0, timeout=60, what="the worker to route the API's cases")
+    assert_routed_exactly_once(ids)
 
 
 def bulk_in_train(n: int, queue: str = Queue.VIP) -> list[int]:

@@ -21,8 +21,8 @@ from tqdm import tqdm
 from offers.importing import ImportFileError, gc_paused, import_parse
 from offers.models import Offer
 from offers.services import offers_import_bulk
-from offers.tasks import imported_cases_triage_task
 from triage.services import cases_triage
+from triage.tasks import cases_triage_task
 from vipcases.codes import Queue, Status
 from vipcases.models import Case
 
@@ -120,7 +120,7 @@ class Command(BaseCommand):
         triage = ""
         if waiting and options["no_triage"]:
             triage = " Scoring and routing left to the triage sweep."
-        elif waiting and not imported_cases_triage_task.app.conf.task_always_eager:
+        elif waiting and not cases_triage_task.app.conf.task_always_eager:
             sent = self._send_to_workers(waiting)
             triage = f" {sent:,} cases sent to the workers to be scored and routed."
         elif waiting:
@@ -139,7 +139,7 @@ class Command(BaseCommand):
         sent = 0
         for batch in _chunks(case_ids, TRIAGE_BATCH):
             try:
-                imported_cases_triage_task.delay(batch)
+                cases_triage_task.delay(batch)
             except Exception as exc:  # noqa: BLE001 - kombu/redis raise many types
                 self.stderr.write(
                     f"The broker is unavailable ({exc}); the triage sweep will score the rest."
