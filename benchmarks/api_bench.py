@@ -18,9 +18,15 @@ Throughput on a shared machine is noisy, so the timed run also reports CPU time 
 request (utime + stime from /proc, before and after): the gunicorn workers, the
 PostgreSQL backends serving the scratch database, redis-server (shared, so an upper
 bound) and wrk itself.
+
+Then gunicorn is stopped as a deployment stops it (SIGTERM) and the triage tasks left in
+Redis are read: every case recorded must be in one, once (each web process sends its new
+cases a batch at a time, and what it holds when told to stop).
 """
 
 import argparse
+import base64
+import json
 import os
 import re
 import resource
@@ -253,10 +259,7 @@ def main() -> None:
             + ", ".join(f"{tier} {ms:.2f}" for tier, ms in cpu_ms.items())
             + f"; total {sum(cpu_ms.values()):.2f}"
         )
-        log(
-            f"offers created during the run: {created:,} (cases in total: {Case.objects.count():,}); "
-            f"triage tasks waiting in Redis: {redis.Redis.from_url(broker).llen('celery'):,}"
-        )
+        log(f"offers created during the run: {created:,}")
         case_id = Case.objects.order_by("pk").values_list("pk", flat=True).first()
         read = subprocess.run(
             [
@@ -287,6 +290,16 @@ def main() -> None:
             f"gunicorn peak RSS: {memory['largest_child_mib']:.0f} MiB (largest of "
             f"{memory['children']} workers), {memory['parent_mib']:.0f} MiB (master)"
         )
+        # Stopped as a deployment stops it: each worker sends the case ids it still holds.
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        sent = queued_case_ids(redis.Redis.from_url(broker))
+        cases = set(Case.objects.values_list("pk", flat=True))
+        log(
+            f"triage tasks in Redis once gunicorn stopped: {len(sent['ids']):,} distinct cases "
+            f"of the {len(cases):,} recorded ({sent['messages']:,} messages, "
+            f"{sent['repeats']:,} ids sent twice)"
+        )
         write_json(
             args.json,
             {
@@ -304,6 +317,10 @@ def main() -> None:
                 "get_p99": read_p99,
                 "get_errors": int(read_errors.group(1)) if read_errors else 0,
                 "cpu_ms_per_request": cpu_ms,
+                "cases": len(cases),
+                "cases_sent_to_triage": len(sent["ids"] & cases),
+                "triage_messages": sent["messages"],
+                "triage_ids_repeated": sent["repeats"],
                 "worker_memory": memory,
                 "target_per_s": TARGET_PER_SECOND,
             },
@@ -315,8 +332,24 @@ def main() -> None:
             f"cpu_ms={sum(cpu_ms.values()):.2f}"
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+
+
+def queued_case_ids(client) -> dict:
+    """The case ids carried by the triage tasks waiting in Redis (no worker runs): each
+    message is Celery's protocol 2, its body base64 of [args, kwargs, embed], and the
+    API's task takes one argument, a list of case ids."""
+    ids, repeats, messages = set(), 0, 0
+    for message in client.lrange("celery", 0, -1):
+        envelope = json.loads(message)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        messages += 1
+        for case_id in args[0]:
+            repeats += case_id in ids
+            ids.add(case_id)
+    return {"ids": ids, "messages": messages, "repeats": repeats}
 
 
 if __name__ == "__main__":

@@ -123,6 +123,10 @@ def _results() -> dict:
                     "p99_ms": 75.0,
                     "errors": 0,
                     "offers_created": 4_354,
+                    "cases": 4_400,
+                    "cases_sent_to_triage": 4_400,
+                    "triage_messages": 700,
+                    "triage_ids_repeated": 0,
                     "get_requests_per_s": 502.0,
                     "get_p99": "22ms",
                     "get_errors": 0,
@@ -158,6 +162,22 @@ def test_render_marks_every_figure_against_its_target(tmp_path):
     # How fast the host was, at the start and the end, so runs can be compared.
     assert "Speed probe (a fixed Python loop on one core, best of 7; lower is faster): " in text
     assert "61 ms before, 89 ms after" in text
+
+
+def test_a_case_whose_triage_task_was_not_sent_fails_the_api_section():
+    results = _results()
+    assert "| intake API: cases sent to triage | 4,400 of 4,400 | every case, once | ✅ met |" in (
+        run_all.render(results, "# Benchmarks\n")
+    )
+    results["sections"]["api"]["figures"]["cases_sent_to_triage"] = 4_399
+    text = run_all.render(results, "# Benchmarks\n")
+    assert (
+        "| intake API: cases sent to triage | 4,399 of 4,400 | every case, once | ❌ not met |"
+        in text
+    )
+    results["sections"]["api"]["figures"]["cases_sent_to_triage"] = 4_400
+    results["sections"]["api"]["figures"]["triage_ids_repeated"] = 1
+    assert "4,400 of 4,400 | every case, once | ❌ not met |" in run_all.render(results, "")
 
 
 def test_a_run_without_a_speed_probe_still_renders():
