@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from triage import routing_services, services
@@ -44,8 +45,8 @@ def cases_triage_task(case_ids: list[int]) -> None:
 
 
 # The intake API's new cases, sent to cases_triage_task a batch at a time from each web
-# process (vipcases.queueing.IdBatcher: up to a tenth of a second's worth per task).
-new_cases_batcher = IdBatcher(cases_triage_task)
+# process (vipcases.queueing.IdBatcher: INTAKE_TRIAGE_BATCH_MS' worth per task).
+new_cases_batcher = IdBatcher(cases_triage_task, linger=settings.INTAKE_TRIAGE_BATCH_MS / 1000)
 
 
 @shared_task(**RETRY)

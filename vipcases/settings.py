@@ -233,6 +233,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)  # per token; 0: none
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576)
+# How long each web process gathers the intake API's new cases before sending them to
+# the workers as one task (vipcases.queueing.IdBatcher); 0 sends each batch at once.
+INTAKE_TRIAGE_BATCH_MS = env_int("INTAKE_TRIAGE_BATCH_MS", 100)
+if INTAKE_TRIAGE_BATCH_MS < 0:
+    _fail(f"INTAKE_TRIAGE_BATCH_MS must be 0 or more, not {INTAKE_TRIAGE_BATCH_MS}")
 IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 50 * 1_048_576)
 # The API authenticates each request by its bearer token (offers/api.py) and sets no
 # cookie: vipcases.wsgi serves /api/ without the middleware that serves signed-in

@@ -336,6 +336,12 @@ class WebServer:
     def is_alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker at once, as a crashed machine would."""
+        if self.process is not None:
+            _kill_group(self.process)
+            self.process.wait()
+
     def stop(self) -> None:
         if not self.is_alive():
             return

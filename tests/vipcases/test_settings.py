@@ -63,3 +63,28 @@ def test_a_bad_debug_value_names_the_variable():
     result = manage("check", DEBUG="maybe", SECRET_KEY="x")
     assert result.returncode == 2
     assert "DEBUG must be true or false" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "INTAKE_TRIAGE_BATCH_MS must be 0 or more, not -1"),
+        ("0.1", "INTAKE_TRIAGE_BATCH_MS must be a whole number, not '0.1'"),
+    ],
+)
+def test_a_bad_intake_batch_time_names_the_variable(value, message):
+    result = manage("check", DEBUG="true", INTAKE_TRIAGE_BATCH_MS=value)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"vipcases: configuration error: {message}"]
+
+
+def test_the_intake_batch_time_reaches_the_batcher():
+    result = manage(
+        "shell",
+        "-c",
+        "from triage.tasks import new_cases_batcher; print(new_cases_batcher.linger)",
+        DEBUG="true",
+        INTAKE_TRIAGE_BATCH_MS="2500",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "2.5"
