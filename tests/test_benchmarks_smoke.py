@@ -1,6 +1,8 @@
 """benchmarks/run_all.py writes BENCHMARKS.md from the figures its sections report: this
 checks the writer on invented figures (no benchmark runs here)."""
 
+import pytest
+
 from benchmarks import run_all
 
 MACHINE = {"cpu": "Test CPU", "cores": 2, "memory_gib": 24.0, "os": "Debian (Linux 6, x86_64)"}
@@ -188,6 +190,14 @@ def test_a_run_without_a_speed_probe_still_renders():
 
 def test_the_speed_probe_times_its_loop():
     assert 0 < run_all.speed_probe(rounds=1) < 10_000
+
+
+def test_the_speed_probe_reports_its_fastest_round(monkeypatch):
+    """The best of its rounds: a round slowed by a neighbour must not move the figure."""
+    rounds = iter([0.0, 0.090, 1.0, 1.050, 2.0, 2.400, 3.0, 3.070])  # 90, 50, 400, 70 ms
+    monkeypatch.setattr(run_all.time, "perf_counter", lambda: next(rounds))
+    monkeypatch.setattr(run_all, "PROBE_LOOPS", 1)
+    assert run_all.speed_probe(rounds=4) == pytest.approx(50)
 
 
 def test_the_file_keeps_its_notes_and_its_figures_for_the_next_run(tmp_path):
