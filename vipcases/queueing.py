@@ -58,17 +58,28 @@ class IdBatcher:
         self.linger = linger
         self.most = most
         self._pid = None
+        self._start_lock = threading.Lock()
+        # A forked child starts afresh, even if the parent was starting at that moment.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._pid = None
+        self._start_lock = threading.Lock()
 
     def _start(self) -> None:
-        """This process's queue and sending thread (a forked child starts its own)."""
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._ids: list[int] = []
-        self._first_added = threading.Event()  # set while ids wait to be sent
-        self._full = threading.Event()
-        thread = threading.Thread(target=self._run, name=f"send {self.task.name}", daemon=True)
-        thread.start()
-        atexit.register(self.flush)
+        """This process's queue and sending thread, once, however many request threads
+        commit their first case at the same moment."""
+        with self._start_lock:
+            if self._pid == os.getpid():
+                return
+            self._lock = threading.Lock()
+            self._ids: list[int] = []
+            self._first_added = threading.Event()  # set while ids wait to be sent
+            self._full = threading.Event()
+            name = f"send {self.task.name}"
+            threading.Thread(target=self._run, name=name, daemon=True).start()
+            atexit.register(self.flush)
+            self._pid = os.getpid()  # last: another thread seeing it finds everything set
 
     def add(self, case_id: int) -> None:
         """Send `case_id` with the next batch once the current transaction commits."""

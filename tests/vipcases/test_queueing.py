@@ -34,7 +34,8 @@ class RecordingTask:
     name = "tests.recording_task"
     app = App()
 
-    def __init__(self):
+    def __init__(self, name: str = "tests.recording_task"):
+        self.name = name
         self.sent: list[list[int]] = []
         self.down = False
         self.changed = threading.Condition()
@@ -89,6 +90,33 @@ def test_ids_from_many_request_threads_are_each_sent_once(task):
     task.wait_for(lambda sent: sorted(i for batch in sent for i in batch) == expected)
     assert all(len(batch) <= 7 for batch in task.sent)
     assert len(task.sent) < len(expected)
+
+
+@pytest.mark.parametrize("attempt", range(30))
+def test_request_threads_committing_their_first_case_together_start_one_sender(attempt):
+    """A new gunicorn worker's first requests may commit at the same instant: one sending
+    thread must start, and no id may go into a queue another thread then replaces."""
+    task = RecordingTask(name=f"tests.first_commits_{attempt}")
+    batcher = IdBatcher(task, linger=0.05)
+    together = threading.Barrier(8)
+
+    def first_commit(case_id):
+        together.wait()
+        batcher._add_now(case_id)  # what add() does on commit
+
+    threads = [threading.Thread(target=first_commit, args=(n,)) for n in range(8)]
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads interleave at every few bytecodes, not every 5 ms
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
+    task.wait_for(lambda sent: sorted(i for batch in sent for i in batch) == list(range(8)))
+    senders = [t for t in threading.enumerate() if t.name == f"send {task.name}"]
+    assert len(senders) == 1
 
 
 @pytest.mark.django_db(transaction=True)
