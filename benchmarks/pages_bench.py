@@ -23,6 +23,11 @@ between the floor and the page is Django: building the queries, turning rows int
 objects, rendering the template.
 
 Targets: each page's median under 60 ms and within 3× its floor.
+
+Two reference pages (benchmarks/reference_urls.py) are measured the same way, with no
+target: a signed-in page that answers "ok", and the GOV.UK base template with nothing in
+it. They show what Django's request cycle costs beside its own SQL floor (the session,
+user and role queries) before a page's query, form and rows come in.
 """
 
 import argparse
@@ -60,6 +65,12 @@ LIST_PAGES = [
     ("search: supplier name “kestrel”", "/cases/?q=kestrel"),
     ("search: reference PPE-000123", "/cases/?q=PPE-000123"),
     ("Closed tab, oldest first", "/cases/?tab=closed&sort=oldest"),
+]
+# (label, URL) of the reference pages in benchmarks/reference_urls.py: what a signed-in
+# page costs before its own query, form and rows. Measured the same way, no target.
+REFERENCE_PAGES = [
+    ("a signed-in page that answers “ok” (no template)", "/__bench__/ok/"),
+    ("the GOV.UK base template with one paragraph, signed in", "/__bench__/base/"),
 ]
 NEXT_LINK = re.compile(r'href="([^"]+)" rel="next"')
 TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
@@ -143,13 +154,18 @@ def _cases_to_open() -> list[tuple[str, int]]:
     return picks
 
 
-def time_pages(requests: int, floor_repeats: int) -> list[dict]:
+def time_pages(requests: int, floor_repeats: int) -> tuple[list[dict], list[dict]]:
+    """The pages' figures, and the reference pages' (see REFERENCE_PAGES)."""
     import psycopg
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.cache import cache
     from django.test import Client
+    from django.urls import clear_url_caches
 
+    # The app's URLs and the two reference pages (benchmarks/reference_urls.py).
+    settings.ROOT_URLCONF = "benchmarks.reference_urls"
+    clear_url_caches()
     user = get_user_model().objects.get(username="caseworker")
     client = Client()
     client.force_login(user)
@@ -161,6 +177,7 @@ def time_pages(requests: int, floor_repeats: int) -> list[dict]:
     if found:
         pages.insert(1, ("case list", "Open cases, page 2", html.unescape(found.group(1))))
     pages += [("case page", label, f"/cases/{pk}/") for label, pk in _cases_to_open()]
+    references = [("reference", label, url) for label, url in REFERENCE_PAGES]
 
     db = settings.DATABASES["default"]
     raw = psycopg.connect(
@@ -171,34 +188,39 @@ def time_pages(requests: int, floor_repeats: int) -> list[dict]:
         port=db["PORT"] or None,
         autocommit=True,
     )
-    results = []
     try:
-        for kind, label, url in pages:
-            times, cpu_times = _server_times(client, url, requests)
-            statements = _captured_sql(client, url)
-            floor = _floor_ms(raw, statements, floor_repeats)
-            row = {
-                "kind": kind,
-                "label": label,
-                "url": url,
-                "requests": requests,
-                "median_ms": statistics.median(times),
-                "p95_ms": _percentile(times, 0.95),
-                "cpu_median_ms": statistics.median(cpu_times),
-                "queries": len(statements),
-                "floor_ms": floor,
-            }
-            row["ratio"] = row["median_ms"] / floor if floor else None
-            results.append(row)
-            log(
-                f"{kind}: {label} ({url[:60]}): median {row['median_ms']:.1f} ms, "
-                f"p95 {row['p95_ms']:.1f} ms, CPU {row['cpu_median_ms']:.1f} ms, "
-                f"{len(statements)} queries; "
-                f"floor {floor:.1f} ms ({row['ratio']:.1f}×)"
-            )
+        return (
+            [_time_page(client, raw, page, requests, floor_repeats) for page in pages],
+            [_time_page(client, raw, page, requests, floor_repeats) for page in references],
+        )
     finally:
         raw.close()
-    return results
+
+
+def _time_page(client, raw, page: tuple[str, str, str], requests: int, floor_repeats: int):
+    kind, label, url = page
+    times, cpu_times = _server_times(client, url, requests)
+    statements = _captured_sql(client, url)
+    floor = _floor_ms(raw, statements, floor_repeats)
+    row = {
+        "kind": kind,
+        "label": label,
+        "url": url,
+        "requests": requests,
+        "median_ms": statistics.median(times),
+        "p95_ms": _percentile(times, 0.95),
+        "cpu_median_ms": statistics.median(cpu_times),
+        "queries": len(statements),
+        "floor_ms": floor,
+    }
+    row["ratio"] = row["median_ms"] / floor if floor else None
+    log(
+        f"{kind}: {label} ({url[:60]}): median {row['median_ms']:.1f} ms, "
+        f"p95 {row['p95_ms']:.1f} ms, CPU {row['cpu_median_ms']:.1f} ms, "
+        f"{len(statements)} queries; "
+        f"floor {floor:.1f} ms ({row['ratio']:.1f}×)"
+    )
+    return row
 
 
 def main() -> int:
@@ -222,7 +244,7 @@ def main() -> int:
         sys.exit(f"{dashboard_bench.DATABASE} does not hold {args.cases:,} cases: build it first")
     else:
         dashboard_bench.build(args.cases)
-    results = time_pages(args.requests, args.floor_repeats)
+    results, references = time_pages(args.requests, args.floor_repeats)
     peak = peak_rss_mib()
     log(f"peak RSS of this process (the web tier, in process): {peak:.0f} MiB")
     write_json(
@@ -230,6 +252,7 @@ def main() -> int:
         {
             "cases": args.cases,
             "pages": results,
+            "references": references,
             "peak_rss_mib": peak,
             "target_median_ms": TARGET_MEDIAN_MS,
             "target_floor_ratio": TARGET_FLOOR_RATIO,

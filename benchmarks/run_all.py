@@ -413,6 +413,27 @@ def _pages(f: dict) -> tuple[list[str], list]:
             "as the demo caseworker."
         )
         lines.append("")
+    if f.get("references"):
+        lines.append(
+            "For comparison, no target: reference pages measured the same way "
+            "(`benchmarks/reference_urls.py`), what any signed-in page costs before its "
+            "own query, form and rows."
+        )
+        lines.append("")
+        lines += _table(
+            ["reference page", "median", "p95", "SQL queries", "SQL floor", "median ÷ floor"],
+            [
+                [
+                    page["label"],
+                    _ms(page["median_ms"]),
+                    _ms(page["p95_ms"]),
+                    str(page["queries"]),
+                    _ms(page["floor_ms"]),
+                    f"{page['ratio']:.1f}×" if page["ratio"] else "—",
+                ]
+                for page in f["references"]
+            ],
+        )
     return lines, summary
 
 

@@ -33,6 +33,17 @@ def _results() -> dict:
         "ratio": 2.5,
     }
     slow_page = {**page, "label": "Closed tab", "median_ms": 75.0, "ratio": 6.25}
+    reference = {
+        **page,
+        "kind": "reference",
+        "label": "a signed-in page that answers “ok”",
+        "url": "/__bench__/ok/",
+        "median_ms": 2.1,
+        "p95_ms": 2.4,
+        "queries": 3,
+        "floor_ms": 0.4,
+        "ratio": 5.25,
+    }
     return {
         "run": {
             "command": "make bench",
@@ -68,7 +79,14 @@ def _results() -> dict:
                     },
                 }
             ),
-            "pages": _ok({"cases": 1_000_000, "pages": [page, slow_page], "peak_rss_mib": 120.0}),
+            "pages": _ok(
+                {
+                    "cases": 1_000_000,
+                    "pages": [page, slow_page],
+                    "references": [reference],
+                    "peak_rss_mib": 120.0,
+                }
+            ),
             "dashboards": _ok(
                 {
                     "pages": {
@@ -148,6 +166,9 @@ def test_render_marks_every_figure_against_its_target(tmp_path):
     # A fast page near its floor meets the target; a slow one does not.
     assert "| case list: Open cases, median | 30 ms (2.5× the SQL floor) |" in text
     assert "| case list: Closed tab, median | 75 ms (6.2× the SQL floor) |" in text
+    # The reference pages are shown beside their floor, with no target of their own.
+    assert "| a signed-in page that answers “ok” | 2.1 ms | 2.4 ms | 3 | 0.4 ms | 5.2× |" in text
+    assert "answers “ok”, median" not in text
     assert "| triage: lines scored a second | 89,000 | ≥ 50,000 | ✅ met |" in text
     assert "| intake API: offers a second | 145 | ≥ 300 | ❌ not met |" in text
     assert "| transition of 101,669 cases | 36.1 s | 100,000 under 60 s | ✅ met |" in text
