@@ -17,6 +17,7 @@ from offers.models import Introducer, Introduction, Offer, OfferLine, Supplier
 from offers.money import offer_value_gbp
 from triage.tasks import case_score_task, new_cases_batcher
 from vipcases.codes import GBP_RATES, EventKind, Status, lead_introducer_role
+from vipcases.locks import transaction_locks
 from vipcases.queueing import enqueue_on_commit
 from vipcases.services import case_event_record, case_open
 
@@ -241,12 +242,28 @@ def intake_offer_record(*, acting_user, intake, api_token=None):
     running them."""
     from offers.intake_sql import intake_offer_insert, intake_sql_supported
 
+    _intake_take_turns(intake)
     if intake_sql_supported(intake):
         case = intake_offer_insert(acting_user=acting_user, intake=intake, api_token=api_token)
     else:
         case = intakes_write(acting_user=acting_user, intakes=[intake], api_token=api_token)[0]
     new_cases_batcher.add(case.pk)
     return case
+
+
+def _intake_take_turns(intake) -> None:
+    """Make offers of the same supplier (or naming the same introducer) written at the
+    same moment take turns, each waiting for the other's commit (PostgreSQL advisory
+    locks, held to the end of the transaction).
+
+    Without it, two requests naming a supplier not yet on record each found none and
+    created one (two suppliers for one company), and two offers of one supplier and
+    category, each unable to see the other's uncommitted case, linked neither as a
+    possible duplicate. Waiting on the lock, the second request's statements start after
+    the first commits, so they find its supplier and its case."""
+    names = [f"offers.supplier:{_supplier_key(intake.supplier)!r}"]
+    names += [f"offers.introducer:{(i.name, i.role, i.office)!r}" for i in intake.introductions]
+    transaction_locks(names)
 
 
 def intake_offer_create(*, acting_user, intake, api_token=None):
@@ -282,12 +299,17 @@ def _first_by_key(rows, key) -> dict:
     return found
 
 
+def _supplier_key(supplier) -> tuple:
+    """What makes two suppliers one: the Companies House number when there is one, else
+    the name and country (how intake finds an existing supplier)."""
+    if supplier.company_number:
+        return ("number", supplier.company_number)
+    return ("name", supplier.name, supplier.country)
+
+
 def _suppliers_for(intakes) -> dict:
     """(company number or name + country) -> Supplier, creating the missing ones in bulk."""
-
-    def key(s):
-        return ("number", s.company_number) if s.company_number else ("name", s.name, s.country)
-
+    key = _supplier_key
     wanted = _first_by_key((i.supplier for i in intakes), key)
     numbers = [k[1] for k in wanted if k[0] == "number"]
     names = {k[1] for k in wanted if k[0] == "name"}
