@@ -3,7 +3,7 @@ the intake API's write) take turns, so that the second finds what the first wrot
 
 Each test holds the first offer's transaction open, uncommitted, while the second offer
 is sent from another connection. Without the turn-taking the second cannot see the first
-supplier, introducer or case: it creates a second supplier and links no duplicate.
+supplier or case: it creates a second supplier and links no duplicate.
 """
 
 import threading
@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from offers.intake import intake_validate
-from offers.models import Introducer, Supplier
+from offers.models import Supplier
 from offers.services import intake_offer_record
 from tests.offers.conftest import offer_body
 from vipcases.codes import EventKind
@@ -22,7 +22,6 @@ from vipcases.models import CaseEvent
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 SUPPLIER = {"name": "Osprey Glove Works Ltd", "company_number": "09990001", "country": "GB"}
-NEW_INTRODUCER = {"name": "B. Example", "role": "peer", "office": "House of Lords"}
 
 
 def _intake(**changes):
@@ -78,16 +77,15 @@ def test_two_offers_of_a_new_supplier_make_one_supplier_and_are_linked():
     assert result["second_before_first_committed"] is False  # it waited its turn
 
 
-def test_a_new_introducer_named_by_two_offers_at_once_is_recorded_once():
-    # Different suppliers: only the introducer is shared.
-    introducer = {**offer_body()["introducer"], **NEW_INTRODUCER}
+def test_offers_naming_one_introducer_for_different_suppliers_do_not_wait():
+    # One MP may introduce many offers at once: only the supplier makes offers take turns.
     result = _first_held_open_while_second_is_sent(
-        _intake(supplier=SUPPLIER, introducer=introducer),
-        _intake(supplier={**SUPPLIER, "company_number": "09990002"}, introducer=introducer),
+        _intake(supplier=SUPPLIER),
+        _intake(supplier={**SUPPLIER, "company_number": "09990002"}),
     )
 
-    assert Introducer.objects.filter(name=NEW_INTRODUCER["name"]).count() == 1
-    assert result["second_before_first_committed"] is False
+    assert result["second_before_first_committed"] is True
+    assert result["second"].offer.supplier_id != result["first"].offer.supplier_id
 
 
 def test_offers_of_different_suppliers_do_not_wait_for_each_other():
