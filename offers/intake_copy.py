@@ -38,6 +38,7 @@ from offers.services import (
     intake_introduction_row,
     intake_line_rows,
     intake_offer_row,
+    supplier_key,
 )
 from vipcases.bulk import NEXTVALS
 from vipcases.codes import Status, lead_introducer_role
@@ -101,10 +102,6 @@ LINE_COLUMNS = tuple(f.name for f in dataclass_fields(LineInput) if f.name != "s
 LINE_VALUES = operator.attrgetter(*LINE_COLUMNS)
 
 
-def _supplier_key(s) -> tuple:
-    return ("number", s.company_number) if s.company_number else ("name", s.name, s.country)
-
-
 def intakes_copy(*, acting_user, intakes: list) -> tuple[list[int], int]:
     """Write validated offers (intake.OfferIntake) in the caller's transaction: the rows
     intakes_write writes. Returns the new cases' ids, in order, and how many of them
@@ -125,7 +122,7 @@ def intakes_copy(*, acting_user, intakes: list) -> tuple[list[int], int]:
         # Suppliers and introducers found, as intakes_write finds them (the lowest id).
         wanted: dict = {}
         for intake in intakes:
-            wanted.setdefault(_supplier_key(intake.supplier), intake.supplier)
+            wanted.setdefault(supplier_key(intake.supplier), intake.supplier)
         numbers = [k[1] for k in wanted if k[0] == "number"]
         names = list({k[1] for k in wanted if k[0] == "name"})
         suppliers: dict = {}
@@ -207,7 +204,7 @@ def intakes_copy(*, acting_user, intakes: list) -> tuple[list[int], int]:
             (
                 (
                     pk,
-                    suppliers[_supplier_key(intake.supplier)],
+                    suppliers[supplier_key(intake.supplier)],
                     intake.channel,
                     intake.received_at,
                     intake.external_ref,
@@ -301,7 +298,7 @@ def intakes_copy(*, acting_user, intakes: list) -> tuple[list[int], int]:
 
     duplicates = {}
     for pk, intake in zip(case_ids, intakes, strict=True):
-        supplier = suppliers[_supplier_key(intake.supplier)]
+        supplier = suppliers[supplier_key(intake.supplier)]
         earlier = {
             other
             for line in intake.lines

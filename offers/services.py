@@ -267,7 +267,7 @@ def _intake_take_turns(intake) -> None:
     offers all name one introducer: 486 against 306 a second). Two offers naming a new
     introducer at the same instant can still record it twice; nothing is decided by
     which introducer row an introduction points to (the fairness report goes by role)."""
-    transaction_locks([f"offers.supplier:{_supplier_key(intake.supplier)!r}"])
+    transaction_locks([f"offers.supplier:{supplier_key(intake.supplier)!r}"])
 
 
 def intake_offer_create(*, acting_user, intake, api_token=None):
@@ -303,7 +303,7 @@ def _first_by_key(rows, key) -> dict:
     return found
 
 
-def _supplier_key(supplier) -> tuple:
+def supplier_key(supplier) -> tuple:
     """What makes two suppliers one: the Companies House number when there is one, else
     the name and country (how intake finds an existing supplier)."""
     if supplier.company_number:
@@ -313,7 +313,7 @@ def _supplier_key(supplier) -> tuple:
 
 def _suppliers_for(intakes) -> dict:
     """(company number or name + country) -> Supplier, creating the missing ones in bulk."""
-    key = _supplier_key
+    key = supplier_key
     wanted = _first_by_key((i.supplier for i in intakes), key)
     numbers = [k[1] for k in wanted if k[0] == "number"]
     names = {k[1] for k in wanted if k[0] == "name"}
