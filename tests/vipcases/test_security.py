@@ -616,14 +616,27 @@ def audit(monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
-    def run(dependencies=None, *, returncode=0, stdout=None):
+    def run(dependencies=None, *, returncode=0, stdout=None, pages=None):
+        """`pages`: PyPI's project page of each package by name (a missing one does not
+        answer); no test reaches the network."""
         if stdout is None:
             stdout = json.dumps({"dependencies": dependencies, "fixes": []})
         answer = subprocess.CompletedProcess([], returncode, stdout, "pip-audit's stderr")
         monkeypatch.setattr(module.subprocess, "run", lambda *args, **kwargs: answer)
-        return module.main("requirements.lock")
+
+        def project_json(name):
+            if name not in (pages or {}):
+                raise OSError("no network in this test")
+            return pages[name]
+
+        monkeypatch.setattr(module, "project_json", project_json)
+        return module.main(str(BASE_DIR / "requirements.lock"))
 
     return run
+
+
+def _page(version: str, *vulns: dict) -> dict:
+    return {"info": {"version": version}, "vulnerabilities": list(vulns)}
 
 
 def test_the_audit_fails_on_a_known_vulnerability(audit, capsys):
@@ -651,3 +664,31 @@ def test_the_audit_warns_when_no_package_could_be_checked(audit, capsys, monkeyp
     assert "no package could be audited" in capsys.readouterr().err
     monkeypatch.setenv("AUDIT_STRICT", "true")
     assert audit(unreachable) == 1
+
+
+def test_packages_pip_audit_could_not_check_are_looked_up_on_their_project_page(audit, capsys):
+    # pip-audit's per-version pages are not served here; the project page lists the
+    # vulnerabilities of the latest release, so it audits packages pinned at it.
+    unreachable = [
+        {"name": name, "skip_reason": "Dependency not found on PyPI"}
+        for name in ("amqp", "billiard", "django")
+    ]
+    pages = {"amqp": _page("5.4.2"), "billiard": _page("4.3.2"), "django": _page("9.0")}
+
+    assert audit(unreachable, pages=pages) == 0
+    out, err = capsys.readouterr()
+    assert "PyPI's project pages checked 2 of the 3 packages" in out
+    assert "0 with known vulnerabilities" in out
+    assert "not audited: django 5.2.19: the latest release is 9.0" in err
+    assert "no package could be audited" not in err
+
+
+def test_a_vulnerability_on_the_project_page_of_a_pinned_release_fails_the_audit(audit, capsys):
+    unreachable = [{"name": "amqp", "skip_reason": "Dependency not found on PyPI"}]
+    vuln = {"id": "PYSEC-0000-2", "aliases": ["CVE-0000-2"], "fixed_in": [], "withdrawn": None}
+    withdrawn = {"id": "PYSEC-0000-3", "aliases": [], "fixed_in": [], "withdrawn": "2026-01-01"}
+
+    assert audit(unreachable, pages={"amqp": _page("5.4.2", vuln, withdrawn)}) == 1
+    out = capsys.readouterr().out
+    assert "amqp 5.4.2: PYSEC-0000-2 (CVE-0000-2); fixed in no fixed version yet" in out
+    assert "PYSEC-0000-3" not in out  # withdrawn
