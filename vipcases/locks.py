@@ -14,6 +14,7 @@ import zlib
 from contextlib import contextmanager
 
 from django.db import connection
+from django.db.transaction import TransactionManagementError
 
 
 @contextmanager
@@ -43,8 +44,10 @@ def _key64(name: str) -> int:
 def transaction_locks(names) -> None:
     """Wait for, then hold until the current transaction ends, an exclusive advisory lock
     for each of `names`. They are taken in one order whatever the caller's, so two
-    writers each locking several names cannot deadlock. Must run inside a transaction
-    (atomic): outside one, the lock would end with the statement."""
+    writers each locking several names cannot deadlock. Refused outside a transaction
+    (atomic), where the lock would end with its own statement and protect nothing."""
+    if not connection.in_atomic_block:
+        raise TransactionManagementError("transaction_locks needs a transaction (atomic).")
     if connection.vendor != "postgresql" or not names:
         return
     keys = sorted({_key64(name) for name in names})

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from offers.intake import intake_validate
@@ -95,3 +96,10 @@ def test_offers_of_different_suppliers_do_not_wait_for_each_other():
     )
 
     assert result["second_before_first_committed"] is True
+
+
+def test_taking_turns_outside_a_transaction_is_refused():
+    # In autocommit the lock would end with its own statement and protect nothing.
+    with pytest.raises(TransactionManagementError):
+        intake_offer_record(acting_user=None, intake=_intake(supplier=SUPPLIER))
+    assert not Supplier.objects.filter(company_number=SUPPLIER["company_number"]).exists()
