@@ -313,8 +313,7 @@ def supplier_key(supplier) -> tuple:
 
 def _suppliers_for(intakes) -> dict:
     """(company number or name + country) -> Supplier, creating the missing ones in bulk."""
-    key = supplier_key
-    wanted = _first_by_key((i.supplier for i in intakes), key)
+    wanted = _first_by_key((i.supplier for i in intakes), supplier_key)
     numbers = [k[1] for k in wanted if k[0] == "number"]
     names = {k[1] for k in wanted if k[0] == "name"}
     found = {}
@@ -335,7 +334,7 @@ def _suppliers_for(intakes) -> dict:
     missing = [k for k in wanted if k not in found]
     created = Supplier.objects.bulk_create([Supplier(**asdict(wanted[k])) for k in missing])
     found.update(zip(missing, created, strict=True))
-    return {id(i): found[key(i.supplier)] for i in intakes}
+    return {id(i): found[supplier_key(i.supplier)] for i in intakes}
 
 
 def _introducers_for(intakes) -> dict:

@@ -33,7 +33,7 @@ def _intake(**changes):
 
 def _first_held_open_while_second_is_sent(first, second) -> dict:
     """Record `first` and keep its transaction open until `second`, sent from another
-    thread, has finished or has waited a second; then commit. Returns the two cases and
+    thread, has finished or has waited three seconds; then commit. Returns the two cases and
     whether the second finished before the first committed."""
     first_written, second_done = threading.Event(), threading.Event()
     result, errors = {}, []
@@ -55,7 +55,7 @@ def _first_held_open_while_second_is_sent(first, second) -> dict:
     with transaction.atomic():
         result["first"] = intake_offer_record(acting_user=None, intake=first)
         first_written.set()
-        second_done.wait(1.0)  # long enough for the second to finish, if it need not wait
+        second_done.wait(3.0)  # long enough for the second to finish, if it need not wait
         result["first_committed"] = True
     thread.join(10)
     assert not errors, errors
